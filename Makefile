@@ -1,0 +1,41 @@
+# Every habit is one command; `make help` lists them.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help install test unit lint format demo bench faults clean
+
+help: ## List the commands
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(STAMP): pyproject.toml connector/testing/kafka_pom.xml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/python -m connector.testing.kafka_broker fetch
+	@touch $@
+
+install: $(STAMP) ## Create .venv, install the connector and dev tools, fetch the Kafka broker jars
+
+test: install ## Install everything and run the whole test suite (real Kafka broker + Timeplus emulator)
+	$(BIN)/pytest -q
+
+unit: install ## Only the tests that need no broker
+	$(BIN)/pytest -q tests/unit
+
+lint: install ## ruff format --check, ruff check, mypy --strict
+	$(BIN)/ruff format --check connector tests bench
+	$(BIN)/ruff check connector tests bench
+	$(BIN)/mypy --strict connector
+
+format: install ## Apply ruff's formatting and safe fixes
+	$(BIN)/ruff format connector tests bench
+	$(BIN)/ruff check --fix connector tests bench
+
+demo: install ## Run the main job locally: Kafka broker, Timeplus emulator, producer, connector; print what landed
+	$(BIN)/python -m connector.demo
+
+clean: ## Remove the virtualenv and caches (the Kafka jar cache outside the repo stays)
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info .demo

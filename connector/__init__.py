@@ -1,0 +1,3 @@
+"""Kafka → Timeplus connector."""
+
+__version__ = "0.1.0"

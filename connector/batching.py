@@ -1,0 +1,117 @@
+"""Per-stream batches of encoded rows, flushed on rows, bytes or linger time.
+
+Each row is encoded to JSON once, when it is added, so the batch always knows its
+exact serialized size and the payload is built by joining bytes (no second encoding).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import orjson
+
+from connector.offsets import OffsetTracker, Segment
+
+
+@dataclass(frozen=True, slots=True)
+class BatchLimits:
+    """Flush a batch when any limit is reached."""
+
+    max_rows: int
+    max_bytes: int
+    linger_s: float
+
+
+class Batch:
+    """Encoded rows bound for one stream, and the segments they came from."""
+
+    __slots__ = ("columns", "created_at", "rows", "segments", "size", "stream")
+
+    def __init__(self, stream: str, columns: Sequence[str], created_at: float) -> None:
+        self.stream = stream
+        self.columns = tuple(columns)
+        self.rows: list[bytes] = []
+        self.segments: list[Segment] = []
+        self.size = 0
+        self.created_at = created_at
+
+    def add(self, row: bytes, segment: Segment) -> None:
+        """Append an encoded row; hold its segment until this batch is delivered."""
+        self.rows.append(row)
+        self.size += len(row) + 1
+        # Consecutive rows mostly come from the same segment: hold it once per run.
+        # A segment held twice is also released twice, so repeats are harmless.
+        if not self.segments or self.segments[-1] is not segment:
+            OffsetTracker.hold(segment)
+            self.segments.append(segment)
+
+    def body(self) -> bytes:
+        """The compact ingest payload ``{"columns": [...], "data": [[...], ...]}``."""
+        return encode_compact(self.columns, self.rows)
+
+    def release(self) -> None:
+        """The rows were accepted (or dealt with): let their offsets advance."""
+        for segment in self.segments:
+            OffsetTracker.release(segment)
+        self.segments = []
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __repr__(self) -> str:
+        return f"Batch({self.stream}, rows={len(self.rows)}, bytes={self.size})"
+
+
+def encode_row(row: list[object]) -> bytes:
+    """Encode one row as a JSON array."""
+    return orjson.dumps(row)
+
+
+def encode_compact(columns: Sequence[str], rows: Sequence[bytes]) -> bytes:
+    """Join encoded rows into Timeplus's compact ingest body."""
+    head = b'{"columns":' + orjson.dumps(list(columns)) + b',"data":['
+    return head + b",".join(rows) + b"]}"
+
+
+class StreamBatcher:
+    """Collects rows for one stream and says when the batch must go."""
+
+    def __init__(self, stream: str, columns: Sequence[str], limits: BatchLimits) -> None:
+        self.stream = stream
+        self.columns = tuple(columns)
+        self.limits = limits
+        # Bytes of the payload around the rows, so max_bytes bounds the whole body.
+        self._overhead = len(encode_compact(self.columns, []))
+        self._batch: Batch | None = None
+
+    def add(self, row: bytes, segment: Segment, now: float) -> tuple[Batch, ...] | None:
+        """Add a row; return the batches that must be sent now, if any became full."""
+        closed: tuple[Batch, ...] = ()
+        batch = self._batch
+        if batch is not None and batch.size + len(row) + self._overhead > self.limits.max_bytes:
+            closed = (batch,)
+            batch = None
+        if batch is None:
+            batch = self._batch = Batch(self.stream, self.columns, now)
+        batch.add(row, segment)
+        limits = self.limits
+        if len(batch.rows) >= limits.max_rows or batch.size + self._overhead >= limits.max_bytes:
+            # A row that alone reaches max_bytes travels on its own; it is never dropped.
+            self._batch = None
+            return (*closed, batch)
+        return closed or None
+
+    def due(self, now: float) -> bool:
+        """True when the open batch has waited for ``linger_s``."""
+        return self._batch is not None and now - self._batch.created_at >= self.limits.linger_s
+
+    def take(self) -> Batch | None:
+        """Remove and return the open batch, if it has rows."""
+        batch, self._batch = self._batch, None
+        return batch
+
+    @property
+    def buffered_bytes(self) -> int:
+        """Serialized size of the open batch."""
+        return 0 if self._batch is None else self._batch.size

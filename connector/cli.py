@@ -1,0 +1,84 @@
+"""``kafka-timeplus``: the command line. The only place that turns errors into exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from types import FrameType
+
+from connector import __version__
+from connector.config import Config, load_config
+from connector.errors import ConfigError, ConnectorError, FatalError
+
+log = logging.getLogger("connector")
+
+EXIT_OK = 0
+EXIT_FATAL = 1
+EXIT_CONFIG = 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script."""
+    parser = argparse.ArgumentParser(prog="kafka-timeplus", description="Move Kafka topics into Timeplus streams.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="consume and deliver until SIGTERM/SIGINT")
+    run.add_argument("-c", "--config", required=True, help="YAML config file")
+    run.add_argument(
+        "--until-caught-up",
+        action="store_true",
+        help="stop once every assigned partition reached its end offset at start-up and all is committed",
+    )
+    check = commands.add_parser("check", help="validate a config file and exit")
+    check.add_argument("-c", "--config", required=True, help="YAML config file")
+    args = parser.parse_args(argv)
+
+    logging.basicConfig(
+        level=args.log_level,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        config = load_config(args.config)
+        if args.command == "check":
+            print(f"{args.config}: OK ({len(config.mappings)} mapping(s))")
+            return EXIT_OK
+        return _run(config, until_caught_up=args.until_caught_up)
+    except ConfigError as exc:
+        print(f"kafka-timeplus: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except FatalError as exc:
+        print(f"kafka-timeplus: fatal: {exc}", file=sys.stderr)
+        return EXIT_FATAL
+    except ConnectorError as exc:
+        print(f"kafka-timeplus: error: {exc}", file=sys.stderr)
+        return EXIT_FATAL
+
+
+def _run(config: Config, *, until_caught_up: bool) -> int:
+    # Imported here so `check` works without touching Kafka or HTTP libraries.
+    from connector.kafka_source import KafkaSource
+    from connector.pipeline import Pipeline
+    from connector.timeplus import TimeplusClient
+
+    client = TimeplusClient(config.timeplus)
+    pipeline = Pipeline(config, KafkaSource(config.kafka), client, until_caught_up=until_caught_up)
+
+    def request_stop(signum: int, _frame: FrameType | None) -> None:
+        log.info("received %s: flushing, committing and stopping", signal.Signals(signum).name)
+        pipeline.stop()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    try:
+        pipeline.run()
+    finally:
+        client.close()
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

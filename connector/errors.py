@@ -1,0 +1,72 @@
+"""The connector's exception tree: one root, three classes of failure.
+
+Every failure the connector meets is one of:
+
+* ``RetriableError`` — the same action may succeed later (network error, timeout,
+  429, 5xx without a data or auth code). Policy: back off and retry.
+* ``FatalError`` — retrying cannot help (bad config, auth failure, unknown stream or
+  column). Policy: stop with a non-zero exit code and commit nothing past undelivered rows.
+* ``DataError`` — one message (or one row) is bad. Policy: per mapping ``on_error``.
+"""
+
+from __future__ import annotations
+
+
+class ConnectorError(Exception):
+    """Root of every exception the connector raises on purpose."""
+
+
+class RetriableError(ConnectorError):
+    """A transient failure: the same action may succeed later."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class FatalError(ConnectorError):
+    """A failure that retrying cannot fix; the process must stop."""
+
+
+class ConfigError(FatalError):
+    """The configuration file is invalid; ``problems`` lists every error found."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("invalid configuration:\n  " + "\n  ".join(self.problems))
+
+
+class DataError(ConnectorError):
+    """One message or row cannot be delivered as it is.
+
+    ``column`` names the column being built when the error happened, if any.
+    Location fields are filled in by whoever knows them (mapper or pipeline).
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        column: str | None = None,
+        topic: str | None = None,
+        partition: int | None = None,
+        offset: int | None = None,
+        stream: str | None = None,
+    ) -> None:
+        self.reason = reason
+        self.column = column
+        self.topic = topic
+        self.partition = partition
+        self.offset = offset
+        self.stream = stream
+        super().__init__(reason)
+
+    def __str__(self) -> str:
+        where = []
+        if self.topic is not None:
+            where.append(f"{self.topic}[{self.partition}]@{self.offset}")
+        if self.stream is not None:
+            where.append(f"stream {self.stream}")
+        if self.column is not None:
+            where.append(f"column {self.column}")
+        return f"{', '.join(where)}: {self.reason}" if where else self.reason

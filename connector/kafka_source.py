@@ -1,0 +1,161 @@
+"""The Kafka adapter: the only module that imports confluent_kafka.
+
+It owns the consumer settings the delivery rules depend on (manual commits,
+cooperative rebalancing, bounded prefetch) and turns librdkafka errors into the
+project's own exceptions.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from confluent_kafka import OFFSET_INVALID, Consumer, KafkaError, KafkaException, TopicPartition
+
+from connector.errors import FatalError, RetriableError
+from connector.offsets import TopicPartition as TP
+from connector.records import MessageLike
+
+log = logging.getLogger(__name__)
+
+# Settings the delivery guarantees rely on; the config loader rejects attempts to change them.
+FORCED = {"enable.auto.commit": "false", "enable.auto.offset.store": "false"}
+# Defaults a user may override.
+DEFAULTS = {
+    "auto.offset.reset": "earliest",
+    "partition.assignment.strategy": "cooperative-sticky",
+    # librdkafka backs off 1 s when its prefetch queue is full; that idles a fast consumer.
+    "fetch.queue.backoff.ms": "10",
+    # Bound the prefetch queue so a large backlog cannot grow memory without limit.
+    "queued.max.messages.kbytes": "32768",
+    "enable.partition.eof": "false",
+}
+
+PartitionsCallback = Callable[[list[TP]], None]
+
+
+class KafkaSource:
+    """A consumer-group member that hands out batches of messages."""
+
+    def __init__(self, props: Mapping[str, str]) -> None:
+        settings: dict[str, Any] = {**DEFAULTS, **props, **FORCED}
+        settings["error_cb"] = self._on_client_error
+        self._fatal: KafkaError | None = None
+        try:
+            self._consumer = Consumer(settings)
+        except KafkaException as exc:
+            raise FatalError(f"kafka: cannot create consumer: {exc.args[0]}") from exc
+
+    def subscribe(
+        self,
+        topics: list[str],
+        on_assign: PartitionsCallback,
+        on_revoke: PartitionsCallback,
+        on_lost: PartitionsCallback,
+    ) -> None:
+        """Join the group; the callbacks run inside ``consume`` on this thread."""
+
+        def wrap(callback: PartitionsCallback) -> Callable[[Any, list[TopicPartition]], None]:
+            return lambda _consumer, partitions: callback([(p.topic, p.partition) for p in partitions])
+
+        self._consumer.subscribe(topics, on_assign=wrap(on_assign), on_revoke=wrap(on_revoke), on_lost=wrap(on_lost))
+
+    def consume(self, max_messages: int, timeout: float) -> list[MessageLike]:
+        """Up to ``max_messages`` messages, waiting at most ``timeout`` seconds."""
+        if self._fatal is not None:
+            raise FatalError(f"kafka: fatal client error: {self._fatal.str()}")
+        try:
+            messages = self._consumer.consume(num_messages=max_messages, timeout=timeout)
+        except KafkaException as exc:
+            raise _convert(exc.args[0], "consume") from exc
+        good: list[MessageLike] = []
+        for message in messages:
+            error = message.error()
+            if error is None:
+                good.append(message)
+            else:
+                self._on_message_error(error)
+        return good
+
+    def commit(self, offsets: Mapping[TP, int], *, asynchronous: bool) -> bool:
+        """Commit ``offsets`` (next offset to read); False if the broker refused a sync commit."""
+        if not offsets:
+            return True
+        partitions = [TopicPartition(t, p, o) for (t, p), o in offsets.items()]
+        try:
+            self._consumer.commit(offsets=partitions, asynchronous=asynchronous)
+        except KafkaException as exc:
+            error: KafkaError = exc.args[0]
+            if error.fatal():
+                raise FatalError(f"kafka: commit failed: {error.str()}") from exc
+            log.warning("kafka: commit of %d partition(s) failed: %s", len(partitions), error.str())
+            return False
+        return True
+
+    def committed(self, partitions: list[TP], timeout: float = 10.0) -> dict[TP, int]:
+        """The group's committed offsets for ``partitions`` (absent when none)."""
+        try:
+            found = self._consumer.committed([TopicPartition(t, p) for t, p in partitions], timeout=timeout)
+        except KafkaException as exc:
+            raise _convert(exc.args[0], "committed") from exc
+        return {(p.topic, p.partition): p.offset for p in found if p.offset != OFFSET_INVALID and p.offset >= 0}
+
+    def end_offsets(self, partitions: list[TP], timeout: float = 10.0) -> dict[TP, tuple[int, int]]:
+        """(low, high) watermarks of each partition."""
+        ends = {}
+        for topic, partition in partitions:
+            try:
+                ends[(topic, partition)] = self._consumer.get_watermark_offsets(
+                    TopicPartition(topic, partition), timeout=timeout, cached=False
+                )
+            except KafkaException as exc:
+                raise _convert(exc.args[0], "get_watermark_offsets") from exc
+        return ends
+
+    def positions(self, partitions: list[TP]) -> dict[TP, int]:
+        """The next offset this consumer will hand out, where known."""
+        found = self._consumer.position([TopicPartition(t, p) for t, p in partitions])
+        return {(p.topic, p.partition): p.offset for p in found if p.offset >= 0}
+
+    def pause(self, partitions: list[TP]) -> None:
+        """Stop fetching ``partitions`` while staying in the group."""
+        if partitions:
+            self._consumer.pause([TopicPartition(t, p) for t, p in partitions])
+
+    def resume(self, partitions: list[TP]) -> None:
+        """Fetch ``partitions`` again."""
+        if partitions:
+            self._consumer.resume([TopicPartition(t, p) for t, p in partitions])
+
+    def assignment(self) -> list[TP]:
+        """The partitions this member owns now."""
+        return [(p.topic, p.partition) for p in self._consumer.assignment()]
+
+    def close(self) -> None:
+        """Leave the group (after the pipeline committed what it could)."""
+        try:
+            self._consumer.close()
+        except (KafkaException, RuntimeError) as exc:
+            log.warning("kafka: close failed: %s", exc)
+
+    def _on_client_error(self, error: KafkaError) -> None:
+        if error.fatal():
+            self._fatal = error
+        elif error.code() == KafkaError._ALL_BROKERS_DOWN:
+            log.warning("kafka: all brokers are down; librdkafka keeps retrying")
+        else:
+            log.info("kafka: %s", error.str())
+
+    def _on_message_error(self, error: KafkaError) -> None:
+        if error.fatal():
+            raise FatalError(f"kafka: fatal consumer error: {error.str()}")
+        if error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
+            log.warning("kafka: %s (waiting for the topic to exist)", error.str())
+        elif error.code() != KafkaError._PARTITION_EOF:
+            log.warning("kafka: consumer error: %s", error.str())
+
+
+def _convert(error: KafkaError, action: str) -> Exception:
+    message = f"kafka: {action} failed: {error.str()}"
+    return FatalError(message) if error.fatal() else RetriableError(message)

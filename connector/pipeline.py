@@ -1,0 +1,371 @@
+"""The consumer loop: messages → rows → batches → Timeplus → committed offsets.
+
+The pipeline owns the delivery rules of DESIGN.md §3 and nothing else: it is given a
+record source and an ingest sink, so unit tests run it against fakes and production
+runs it against Kafka and Timeplus with the same code.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from connector.batching import Batch, BatchLimits, StreamBatcher, encode_row
+from connector.config import Config, MappingConfig
+from connector.errors import ConnectorError, DataError, FatalError
+from connector.mapping import Mapper, decode_value
+from connector.offsets import OffsetTracker, Segment
+from connector.offsets import TopicPartition as TP
+from connector.records import MessageLike
+from connector.sender import IngestSink, RetryPolicy, Sender
+
+log = logging.getLogger(__name__)
+
+PartitionsCallback = Callable[[list[TP]], None]
+
+
+class RecordSource(Protocol):
+    """What the pipeline needs from Kafka; ``KafkaSource`` is the real one."""
+
+    def subscribe(
+        self,
+        topics: list[str],
+        on_assign: PartitionsCallback,
+        on_revoke: PartitionsCallback,
+        on_lost: PartitionsCallback,
+    ) -> None: ...
+    def consume(self, max_messages: int, timeout: float) -> list[MessageLike]: ...
+    def commit(self, offsets: Mapping[TP, int], *, asynchronous: bool) -> bool: ...
+    def committed(self, partitions: list[TP], timeout: float = 10.0) -> dict[TP, int]: ...
+    def end_offsets(self, partitions: list[TP], timeout: float = 10.0) -> dict[TP, tuple[int, int]]: ...
+    def positions(self, partitions: list[TP]) -> dict[TP, int]: ...
+    def pause(self, partitions: list[TP]) -> None: ...
+    def resume(self, partitions: list[TP]) -> None: ...
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Tuning:
+    """Knobs of the loop that are not part of the user's YAML (yet)."""
+
+    poll_messages: int = 1000
+    poll_timeout_s: float = 0.05
+    commit_interval_s: float = 1.0
+    workers: int = 2
+    #: Encoded rows buffered or in flight above which all partitions are paused.
+    max_buffered_bytes: int = 64 * 1024 * 1024
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+
+
+@dataclass(slots=True)
+class Stats:
+    """Counters for the final summary and tests."""
+
+    messages: int = 0
+    rows: int = 0
+    batches: int = 0
+    skipped: int = 0
+    commits: int = 0
+
+
+class _Route:
+    """The mappings of one topic, grouped so each format is decoded once per message."""
+
+    __slots__ = ("by_format",)
+
+    def __init__(self, targets: list[tuple[Mapper, StreamBatcher]]) -> None:
+        self.by_format: dict[str, list[tuple[Mapper, StreamBatcher]]] = {}
+        for mapper, batcher in targets:
+            self.by_format.setdefault(mapper.format, []).append((mapper, batcher))
+
+
+class Pipeline:
+    """Runs the consumer loop until stopped, caught up, or a fatal error."""
+
+    def __init__(
+        self,
+        config: Config,
+        source: RecordSource,
+        sink: IngestSink,
+        *,
+        until_caught_up: bool = False,
+        tuning: Tuning | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.config = config
+        self.tuning = tuning or Tuning()
+        self.stats = Stats()
+        self._source = source
+        self._sender = Sender(sink, workers=self.tuning.workers, policy=self.tuning.retry)
+        self._clock = clock
+        self._tracker = OffsetTracker()
+        self._mappers = [Mapper(m) for m in config.mappings]
+        limits = BatchLimits(config.batch.max_rows, config.batch.max_bytes, config.batch.linger_ms / 1000)
+        # One batcher per stream: two mappings into one stream must agree on columns.
+        self._batchers: dict[str, StreamBatcher] = {}
+        self._targets: list[tuple[Mapper, StreamBatcher]] = []
+        for mapper in self._mappers:
+            batcher = self._batchers.get(mapper.stream)
+            if batcher is None:
+                batcher = self._batchers[mapper.stream] = StreamBatcher(mapper.stream, mapper.columns, limits)
+            elif batcher.columns != mapper.columns:
+                raise FatalError(
+                    f"{mapper.mapping.where}: stream {mapper.stream!r} is also fed by another mapping "
+                    "with different columns; give both mappings the same columns in the same order"
+                )
+            self._targets.append((mapper, batcher))
+        self._routes: dict[str, _Route] = {}
+        self._stopping = False
+        self._fatal: ConnectorError | None = None
+        self._paused = False
+        self._assigned: set[TP] = set()
+        self._ever_assigned = False
+        self._until_caught_up = until_caught_up
+        self._targets_end: dict[TP, int] = {}
+        self._last_commit = clock()
+
+    # -- public -------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Ask the loop to finish: flush, commit, close (safe from a signal handler)."""
+        self._stopping = True
+
+    def run(self) -> Stats:
+        """Consume until stopped or caught up; raise FatalError on a fatal failure."""
+        self._source.subscribe(self.config.subscription(), self._on_assign, self._on_revoke, self._on_lost)
+        try:
+            while not self._stopping:
+                self._step()
+                if self._until_caught_up and self._caught_up():
+                    log.info("caught up with the end offsets seen at assignment; stopping")
+                    break
+        finally:
+            try:
+                self._drain(self._assigned_list())
+            finally:
+                self._sender.close()
+                self._source.close()
+                log.info(
+                    "stopped: %d messages, %d rows in %d batches, %d skipped, %d commits",
+                    self.stats.messages,
+                    self.stats.rows,
+                    self.stats.batches,
+                    self.stats.skipped,
+                    self.stats.commits,
+                )
+        if self._fatal is not None:
+            raise self._fatal
+        return self.stats
+
+    # -- the loop -----------------------------------------------------------
+
+    def _step(self) -> None:
+        self._collect_outcomes()
+        if self._fatal is not None:
+            raise self._fatal
+        self._apply_backpressure()
+        messages = self._source.consume(self.tuning.poll_messages, self.tuning.poll_timeout_s)
+        now = self._clock()
+        if messages:
+            self._process(messages, now)
+        for batcher in self._batchers.values():
+            if batcher.due(now):
+                self._send(batcher.take())
+        if now - self._last_commit >= self.tuning.commit_interval_s:
+            self._commit(asynchronous=True)
+
+    def _process(self, messages: list[MessageLike], now: float) -> None:
+        segments: dict[TP, Segment] = {}
+        routes = self._routes
+        tracker = self._tracker
+        for message in messages:
+            topic = message.topic() or ""
+            partition = message.partition() or 0
+            offset = message.offset() or 0
+            tp = (topic, partition)
+            segment = segments.get(tp)
+            if segment is None:
+                segment = segments[tp] = tracker.open(topic, partition, offset)
+            segment.last = offset
+            route = routes.get(topic) or self._route_for(topic)
+            for fmt, targets in route.by_format.items():
+                try:
+                    decoded = decode_value(message.value(), fmt)
+                except DataError as exc:
+                    exc.topic, exc.partition, exc.offset = topic, partition, offset
+                    for mapper, _ in targets:
+                        self._data_error(exc, mapper.mapping)
+                    continue
+                for mapper, batcher in targets:
+                    try:
+                        row = mapper.build(message, decoded)
+                    except DataError as exc:
+                        self._data_error(exc, mapper.mapping)
+                        continue
+                    ready = batcher.add(encode_row(row), segment, now)
+                    if ready is not None:
+                        for batch in ready:
+                            self._send(batch)
+        for segment in segments.values():
+            tracker.seal(segment)
+        self.stats.messages += len(messages)
+
+    def _route_for(self, topic: str) -> _Route:
+        route = self._routes[topic] = _Route([(m, b) for m, b in self._targets if m.mapping.matches(topic)])
+        if not route.by_format:
+            log.warning(
+                "topic %s matches the subscription but no mapping; its messages are passed over",
+                topic,
+            )
+        return route
+
+    def _data_error(self, error: DataError, mapping: MappingConfig) -> None:
+        error.stream = error.stream or mapping.stream
+        if mapping.on_error == "fail":
+            raise FatalError(f"{mapping.where} (on_error: fail): {error}")
+        self.stats.skipped += 1
+        log.warning("skipped message: %s", error)
+
+    def _send(self, batch: Batch | None) -> None:
+        if batch is None or not batch.rows:
+            return
+        self.stats.batches += 1
+        self.stats.rows += len(batch.rows)
+        self._sender.submit(batch)
+
+    def _collect_outcomes(self, timeout: float | None = None) -> None:
+        outcomes = self._sender.outcomes
+        try:
+            outcome = outcomes.get(timeout=timeout) if timeout else outcomes.get_nowait()
+        except queue.Empty:
+            return
+        while True:
+            self._sender.settled(outcome)
+            if outcome.error is None:
+                outcome.batch.release()
+            elif self._fatal is None:
+                # Not released: its offsets stay uncommitted, so a restart re-reads the rows.
+                log.error("%s; stopping without committing its rows", outcome.error)
+                self._fatal = (
+                    outcome.error
+                    if isinstance(outcome.error, FatalError)
+                    else FatalError(f"batch of {len(outcome.batch)} rows not delivered: {outcome.error}")
+                )
+                self._stopping = True
+            try:
+                outcome = outcomes.get_nowait()
+            except queue.Empty:
+                return
+
+    def _buffered_bytes(self) -> int:
+        return self._sender.in_flight_bytes + sum(b.buffered_bytes for b in self._batchers.values())
+
+    def _apply_backpressure(self) -> None:
+        buffered = self._buffered_bytes()
+        limit = self.tuning.max_buffered_bytes
+        if not self._paused and buffered > limit:
+            self._paused = True
+            self._source.pause(self._assigned_list())
+            log.info(
+                "paused %d partition(s): %d bytes buffered or in flight",
+                len(self._assigned),
+                buffered,
+            )
+        elif self._paused and buffered <= limit // 2:
+            self._paused = False
+            self._source.resume(self._assigned_list())
+            log.info("resumed %d partition(s)", len(self._assigned))
+
+    # -- commits, rebalances, shutdown ---------------------------------------
+
+    def _commit(self, *, asynchronous: bool, only: set[TP] | None = None) -> None:
+        self._last_commit = self._clock()
+        offsets = self._tracker.committable()
+        if only is not None:
+            offsets = {tp: o for tp, o in offsets.items() if tp in only}
+        else:
+            offsets = {tp: o for tp, o in offsets.items() if tp in self._assigned}
+        if offsets and self._source.commit(offsets, asynchronous=asynchronous):
+            self._tracker.mark_committed(offsets)
+            self.stats.commits += 1
+            log.debug("committed %s", offsets)
+
+    def _drain(self, partitions: list[TP]) -> None:
+        """Flush every batch, wait for deliveries (bounded), commit ``partitions`` synchronously."""
+        if self._fatal is None or not isinstance(self._fatal, FatalError):
+            for batcher in self._batchers.values():
+                self._send(batcher.take())
+        deadline = self._clock() + self.config.drain_timeout_s
+        while self._sender.in_flight and self._clock() < deadline:
+            self._collect_outcomes(timeout=min(0.1, max(0.001, deadline - self._clock())))
+        if self._sender.in_flight:
+            self._sender.abandon()
+            log.warning(
+                "drain timeout (%.0f s): %d batch(es) undelivered; their offsets stay uncommitted",
+                self.config.drain_timeout_s,
+                self._sender.in_flight,
+            )
+        self._collect_outcomes()
+        self._commit(asynchronous=False, only=set(partitions))
+
+    def _assigned_list(self) -> list[TP]:
+        return sorted(self._assigned)
+
+    def _on_assign(self, partitions: list[TP]) -> None:
+        log.info("assigned %s", _show(partitions))
+        self._ever_assigned = True
+        self._assigned.update(partitions)
+        # Anything left over from an earlier ownership is stale.
+        self._tracker.forget(partitions)
+        if self._paused:
+            self._source.pause(partitions)
+        if self._until_caught_up and partitions:
+            committed = self._source.committed(partitions)
+            for tp, (low, high) in self._source.end_offsets(partitions).items():
+                start = max(committed.get(tp, low), low)
+                if start < high:
+                    self._targets_end[tp] = high
+
+    def _on_revoke(self, partitions: list[TP]) -> None:
+        log.info("revoking %s: flushing and committing", _show(partitions))
+        self._drain(partitions)
+        self._forget(partitions)
+
+    def _on_lost(self, partitions: list[TP]) -> None:
+        log.warning(
+            "lost %s without a chance to commit; another member will re-read them",
+            _show(partitions),
+        )
+        self._forget(partitions)
+
+    def _forget(self, partitions: list[TP]) -> None:
+        self._assigned.difference_update(partitions)
+        self._tracker.forget(partitions)
+        for tp in partitions:
+            self._targets_end.pop(tp, None)
+
+    def _caught_up(self) -> bool:
+        if not self._ever_assigned:
+            return False
+        waiting = [tp for tp in self._targets_end if tp in self._assigned]
+        if not waiting:
+            return True
+        positions = self._source.positions(waiting)
+        for tp in waiting:
+            if positions.get(tp, -1) < self._targets_end[tp] or not self._tracker.is_idle(tp):
+                return False
+            self._targets_end.pop(tp)
+        return True
+
+
+def _show(partitions: list[TP]) -> str:
+    return ", ".join(f"{t}[{p}]" for t, p in sorted(partitions)) or "nothing"
+
+
+def summary(stats: Stats) -> dict[str, Any]:
+    """The counters as a plain dict (for the CLI's last line)."""
+    return {name: getattr(stats, name) for name in stats.__slots__}

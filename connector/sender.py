@@ -1,0 +1,141 @@
+"""Delivers batches to the ingest sink on worker threads, retrying transient failures.
+
+The consumer thread hands batches over and later collects outcomes from a queue, so
+HTTP round trips overlap with consuming and mapping. Retriable failures are retried
+with capped exponential backoff and full jitter, honouring ``Retry-After``; one
+warning is logged per outage, not one per attempt.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import random
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Protocol
+
+from connector.batching import Batch
+from connector.errors import ConnectorError, RetriableError
+
+log = logging.getLogger(__name__)
+
+
+class IngestSink(Protocol):
+    """Where batches go: ``TimeplusClient`` in production, fakes in unit tests."""
+
+    def ingest(self, stream: str, body: bytes, *, idempotent_id: str | None = None) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Backoff for retriable failures; ``max_attempts`` None retries forever."""
+
+    initial_s: float = 0.2
+    max_s: float = 30.0
+    max_attempts: int | None = None
+
+    def delay(self, attempt: int, retry_after: float | None) -> float:
+        """Full-jitter exponential backoff, but never sooner than the server asked."""
+        ceiling = min(self.max_s, self.initial_s * 2 ** min(attempt - 1, 30))
+        jittered = random.uniform(0, ceiling)
+        return max(jittered, min(retry_after, self.max_s)) if retry_after is not None else jittered
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What happened to one batch: ``error`` is None when Timeplus accepted it."""
+
+    batch: Batch
+    error: ConnectorError | None
+
+
+class Sender:
+    """A bounded pool of delivery threads and the queue of their outcomes."""
+
+    def __init__(self, sink: IngestSink, *, workers: int = 2, policy: RetryPolicy | None = None) -> None:
+        self._sink = sink
+        self._policy = policy or RetryPolicy()
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ingest")
+        self.outcomes: queue.SimpleQueue[Outcome] = queue.SimpleQueue()
+        self._abandon = threading.Event()
+        self._outage_lock = threading.Lock()
+        self._outage_failures = 0
+        self._outage_started = 0.0
+        self.in_flight = 0
+        self.in_flight_bytes = 0
+        self.retries = 0
+
+    def submit(self, batch: Batch) -> None:
+        """Start delivering ``batch``; its outcome arrives on ``outcomes``."""
+        self.in_flight += 1
+        self.in_flight_bytes += batch.size
+        self._pool.submit(self._deliver, batch)
+
+    def settled(self, outcome: Outcome) -> None:
+        """Account for an outcome taken off the queue (consumer thread only)."""
+        self.in_flight -= 1
+        self.in_flight_bytes -= outcome.batch.size
+
+    def abandon(self) -> None:
+        """Stop retrying: batches still failing end with their last error."""
+        self._abandon.set()
+
+    def close(self) -> None:
+        """Abandon retries and wait for the workers to finish."""
+        self._abandon.set()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def _deliver(self, batch: Batch) -> None:
+        body = batch.body()
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                self._sink.ingest(batch.stream, body)
+            except RetriableError as exc:
+                self._note_failure(batch, exc)
+                out_of_attempts = self._policy.max_attempts is not None and attempt >= self._policy.max_attempts
+                if out_of_attempts or self._abandon.wait(self._policy.delay(attempt, exc.retry_after)):
+                    self.outcomes.put(Outcome(batch, exc))
+                    return
+                self.retries += 1
+                continue
+            except ConnectorError as exc:
+                self.outcomes.put(Outcome(batch, exc))
+                return
+            except Exception as exc:  # a bug in a sink must not lose the batch silently
+                log.exception("ingest into %s: unexpected error", batch.stream)
+                self.outcomes.put(Outcome(batch, ConnectorError(f"unexpected {type(exc).__name__}: {exc}")))
+                return
+            self._note_success()
+            self.outcomes.put(Outcome(batch, None))
+            return
+
+    def _note_failure(self, batch: Batch, exc: RetriableError) -> None:
+        with self._outage_lock:
+            self._outage_failures += 1
+            if self._outage_failures == 1:
+                self._outage_started = time.monotonic()
+                log.warning("Timeplus unavailable, retrying with backoff: %s", exc)
+            elif self._outage_failures % 50 == 0:
+                log.warning(
+                    "Timeplus still unavailable after %d failed attempts over %.0f s: %s",
+                    self._outage_failures,
+                    time.monotonic() - self._outage_started,
+                    exc,
+                )
+
+    def _note_success(self) -> None:
+        if not self._outage_failures:
+            return
+        with self._outage_lock:
+            if self._outage_failures:
+                log.warning(
+                    "Timeplus available again after %d failed attempts over %.1f s",
+                    self._outage_failures,
+                    time.monotonic() - self._outage_started,
+                )
+                self._outage_failures = 0

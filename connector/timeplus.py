@@ -1,0 +1,140 @@
+"""The Timeplus ingest client: the only module that speaks HTTP.
+
+It turns every answer into success or one of the project's error classes. Timeplus
+answers some data and auth errors with HTTP 500, so the ``code`` in the error body
+decides before the status does (DESIGN.md §4).
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import logging
+from typing import Any
+from urllib.parse import quote
+
+import orjson
+import requests
+
+from connector.config import TimeplusConfig
+from connector.errors import DataError, FatalError, RetriableError
+
+log = logging.getLogger(__name__)
+
+# Proton error codes (ErrorCodes.cpp) that mean "this data cannot be inserted".
+DATA_ERROR_CODES = frozenset({6, 26, 27, 32, 38, 41, 53, 69, 70, 72, 117, 376, 467})
+AUTH_ERROR_CODES = frozenset({192, 193, 194, 195, 516})
+UNKNOWN_STREAM = 60
+UNKNOWN_COLUMN = 16
+RETRIABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+
+
+class IngestRejected(DataError):
+    """Timeplus refused the rows of a request as data (a bad value)."""
+
+    def __init__(self, reason: str, *, stream: str, status: int, code: int | None) -> None:
+        super().__init__(reason, stream=stream)
+        self.status = status
+        self.code = code
+
+
+class TimeplusClient:
+    """POSTs compact ingest bodies to one Timeplus endpoint over a keep-alive session."""
+
+    def __init__(self, config: TimeplusConfig) -> None:
+        self._config = config
+        self._session = requests.Session()
+        self._timeout = (config.connect_timeout_s, config.timeout_s)
+        headers = {"Content-Type": "application/json"}
+        if config.gzip:
+            headers["Content-Encoding"] = "gzip"
+        if config.api_key:
+            headers["X-Api-Key"] = config.api_key.reveal()
+        elif config.username:
+            password = config.password.reveal() if config.password else ""
+            token = base64.b64encode(f"{config.username}:{password}".encode()).decode()
+            headers["Authorization"] = f"Basic {token}"
+        self._session.headers.update(headers)
+
+    def ingest_url(self, stream: str) -> str:
+        """Proton's v1 route, or the v1beta2 route of Enterprise/Cloud when a workspace is set."""
+        name = quote(stream, safe="")
+        if self._config.workspace:
+            return f"{self._config.url}/{quote(self._config.workspace, safe='')}/api/v1beta2/streams/{name}/ingest"
+        return f"{self._config.url}/proton/v1/ingest/streams/{name}"
+
+    def ingest(self, stream: str, body: bytes, *, idempotent_id: str | None = None) -> None:
+        """Send one compact body; return on 2xx, raise a classified ConnectorError otherwise."""
+        url = self.ingest_url(stream)
+        data = gzip.compress(body, compresslevel=1) if self._config.gzip else body
+        headers = {"x-timeplus-idempotent-id": idempotent_id} if idempotent_id else None
+        try:
+            response = self._session.post(url, data=data, headers=headers, timeout=self._timeout)
+        except requests.Timeout as exc:
+            raise RetriableError(f"ingest into {stream}: no answer within the timeout ({type(exc).__name__})") from exc
+        except requests.ConnectionError as exc:
+            raise RetriableError(f"ingest into {stream}: cannot reach {self._config.url}: {_root_cause(exc)}") from exc
+        except requests.RequestException as exc:
+            raise RetriableError(f"ingest into {stream}: {type(exc).__name__}: {exc}") from exc
+        if 200 <= response.status_code < 300:
+            return
+        raise classify(stream, response.status_code, response.content, response.headers)
+
+    def close(self) -> None:
+        """Close the keep-alive connections."""
+        self._session.close()
+
+    def __repr__(self) -> str:
+        return f"TimeplusClient({self._config.url!r}, workspace={self._config.workspace!r})"
+
+
+def classify(stream: str, status: int, body: bytes, headers: Any) -> Exception:
+    """Map a non-2xx answer to RetriableError, FatalError or IngestRejected."""
+    code, message = _parse_error(body, headers)
+    detail = f"ingest into {stream}: HTTP {status}" + (f" code {code}" if code is not None else "")
+    detail += f": {message}" if message else ""
+    if code in AUTH_ERROR_CODES or status in (401, 403):
+        return FatalError(f"{detail} (check timeplus.api_key / username / password)")
+    if code == UNKNOWN_STREAM or (status == 404 and code is None):
+        return FatalError(f"{detail} (does stream {stream!r} exist?)")
+    if code == UNKNOWN_COLUMN:
+        return FatalError(f"{detail} (the mapping names a column the stream does not have)")
+    if code in DATA_ERROR_CODES or status in (400, 413, 422):
+        return IngestRejected(detail, stream=stream, status=status, code=code)
+    if status in RETRIABLE_STATUSES or status >= 500:
+        return RetriableError(detail, retry_after=_retry_after(headers))
+    return FatalError(detail)
+
+
+def _parse_error(body: bytes, headers: Any) -> tuple[int | None, str]:
+    code: int | None = None
+    message = ""
+    try:
+        parsed = orjson.loads(body) if body else None
+    except orjson.JSONDecodeError:
+        parsed = None
+    if isinstance(parsed, dict):
+        raw_code = parsed.get("code")
+        code = raw_code if isinstance(raw_code, int) else None
+        message = str(parsed.get("error_msg") or parsed.get("message") or "")
+    elif body:
+        message = body[:300].decode("utf-8", "replace")
+    if code is None:
+        header = headers.get("x-timeplus-exception-code") if headers is not None else None
+        if header and str(header).isdigit():
+            code = int(header)
+    return code, message.strip()[:500]
+
+
+def _retry_after(headers: Any) -> float | None:
+    value = headers.get("Retry-After") if headers is not None else None
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None  # an HTTP date: fall back to our own backoff
+
+
+def _root_cause(exc: BaseException) -> str:
+    while exc.__cause__ is not None or exc.__context__ is not None:
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    return f"{type(exc).__name__}: {exc}"

@@ -353,7 +353,9 @@ class _Validator:
             self.fail("timeplus.url", "missing (required)")
         if url is not None and not re.match(r"^https?://[^/\s]+", url):
             self.fail("timeplus.url", f"expected http(s)://host[:port], got {url!r}")
-        if url is not None and "@" in url.split("/")[2]:
+            url = None
+        elif url is not None and "@" in url.split("/")[2]:
+            # Never echo the URL here: it holds a password.
             self.fail("timeplus.url", "credentials do not belong in the URL: use username/password")
             url = None
         workspace = None

@@ -73,7 +73,8 @@ class KafkaSource:
         for message in messages:
             error = message.error()
             if error is None:
-                good.append(message)
+                # The stubs allow dict headers (a produce-side form); consumed ones are a list.
+                good.append(message)  # type: ignore[arg-type]
             else:
                 self._on_message_error(error)
         return good
@@ -84,7 +85,10 @@ class KafkaSource:
             return True
         partitions = [TopicPartition(t, p, o) for (t, p), o in offsets.items()]
         try:
-            self._consumer.commit(offsets=partitions, asynchronous=asynchronous)
+            if asynchronous:
+                self._consumer.commit(offsets=partitions, asynchronous=True)
+            else:
+                self._consumer.commit(offsets=partitions, asynchronous=False)
         except KafkaException as exc:
             error: KafkaError = exc.args[0]
             if error.fatal():

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from connector.batching import Batch, BatchLimits, StreamBatcher, encode_row
 from connector.config import Config, MappingConfig
-from connector.errors import ConnectorError, DataError, FatalError
+from connector.errors import ConnectorError, DataError, FatalError, RetriableError
 from connector.mapping import Mapper, decode_value
 from connector.offsets import OffsetTracker, Segment
 from connector.offsets import TopicPartition as TP
@@ -122,6 +122,7 @@ class Pipeline:
         self._stopping = False
         self._fatal: ConnectorError | None = None
         self._paused = False
+        self._draining = False
         self._assigned: set[TP] = set()
         self._ever_assigned = False
         self._until_caught_up = until_caught_up
@@ -247,6 +248,9 @@ class Pipeline:
             self._sender.settled(outcome)
             if outcome.error is None:
                 outcome.batch.release()
+            elif self._draining and isinstance(outcome.error, RetriableError):
+                # Shutdown gave up retrying: not a failure of the process, and not committed.
+                log.warning("%s; left uncommitted for the next run", outcome.error)
             elif self._fatal is None:
                 # Not released: its offsets stay uncommitted, so a restart re-reads the rows.
                 log.error("%s; stopping without committing its rows", outcome.error)
@@ -296,20 +300,24 @@ class Pipeline:
 
     def _drain(self, partitions: list[TP]) -> None:
         """Flush every batch, wait for deliveries (bounded), commit ``partitions`` synchronously."""
-        if self._fatal is None or not isinstance(self._fatal, FatalError):
+        self._draining = True
+        if self._fatal is None:  # after a fatal answer, sending more would only fail again
             for batcher in self._batchers.values():
                 self._send(batcher.take())
         deadline = self._clock() + self.config.drain_timeout_s
         while self._sender.in_flight and self._clock() < deadline:
             self._collect_outcomes(timeout=min(0.1, max(0.001, deadline - self._clock())))
         if self._sender.in_flight:
-            self._sender.abandon()
             log.warning(
                 "drain timeout (%.0f s): %d batch(es) undelivered; their offsets stay uncommitted",
                 self.config.drain_timeout_s,
                 self._sender.in_flight,
             )
+            if self._stopping:
+                self._sender.abandon()
+            # On a revoke they keep retrying: if they land later, the new owner's copy is a duplicate.
         self._collect_outcomes()
+        self._draining = False
         self._commit(asynchronous=False, only=set(partitions))
 
     def _assigned_list(self) -> list[TP]:

@@ -1,0 +1,102 @@
+"""In-memory stand-ins for Kafka and Timeplus, for unit tests of the pipeline only.
+
+Integration tests use the real broker and the emulator; these fakes exist so the
+delivery rules can be checked quickly and deterministically.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+
+import orjson
+
+from connector.errors import ConnectorError
+from connector.offsets import TopicPartition as TP
+from connector.records import MessageLike, Record
+
+Callback = Callable[[list[TP]], None]
+
+
+class FakeSource:
+    """A consumer over fixed partitions that assigns them all on the first consume."""
+
+    def __init__(self, partitions: Mapping[TP, list[Record]], committed: Mapping[TP, int] | None = None) -> None:
+        self.partitions = {tp: list(records) for tp, records in partitions.items()}
+        self.broker_committed: dict[TP, int] = dict(committed or {})
+        self.positions_: dict[TP, int] = {tp: self.broker_committed.get(tp, 0) for tp in self.partitions}
+        self.commits: list[tuple[dict[TP, int], bool]] = []
+        self.paused: set[TP] = set()
+        self.closed = False
+        self.callbacks: tuple[Callback, Callback, Callback] | None = None
+        self.assigned = False
+        self.before_consume: Callable[[FakeSource], None] | None = None
+
+    def subscribe(self, topics: list[str], on_assign: Callback, on_revoke: Callback, on_lost: Callback) -> None:
+        self.callbacks = (on_assign, on_revoke, on_lost)
+
+    def consume(self, max_messages: int, timeout: float) -> list[MessageLike]:
+        assert self.callbacks is not None
+        if not self.assigned:
+            self.assigned = True
+            self.callbacks[0](sorted(self.partitions))
+        if self.before_consume is not None:
+            self.before_consume(self)
+        out: list[MessageLike] = []
+        for tp, records in self.partitions.items():
+            if tp in self.paused:
+                continue
+            while self.positions_[tp] < len(records) and len(out) < max_messages:
+                out.append(records[self.positions_[tp]])
+                self.positions_[tp] += 1
+        return out
+
+    def commit(self, offsets: Mapping[TP, int], *, asynchronous: bool) -> bool:
+        self.commits.append((dict(offsets), asynchronous))
+        self.broker_committed.update(offsets)
+        return True
+
+    def committed(self, partitions: list[TP], timeout: float = 10.0) -> dict[TP, int]:
+        return {tp: self.broker_committed[tp] for tp in partitions if tp in self.broker_committed}
+
+    def end_offsets(self, partitions: list[TP], timeout: float = 10.0) -> dict[TP, tuple[int, int]]:
+        return {tp: (0, len(self.partitions[tp])) for tp in partitions}
+
+    def positions(self, partitions: list[TP]) -> dict[TP, int]:
+        return {tp: self.positions_[tp] for tp in partitions}
+
+    def pause(self, partitions: list[TP]) -> None:
+        self.paused.update(partitions)
+
+    def resume(self, partitions: list[TP]) -> None:
+        self.paused.difference_update(partitions)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class FakeSink:
+    """Records accepted rows per stream; ``fail`` decides per call whether to raise."""
+
+    def __init__(self, fail: Callable[[str, int], ConnectorError | None] | None = None) -> None:
+        self.rows: dict[str, list[list[object]]] = {}
+        self.calls = 0
+        self._fail = fail
+        self._lock = threading.Lock()
+
+    def ingest(self, stream: str, body: bytes, *, idempotent_id: str | None = None) -> None:
+        with self._lock:
+            self.calls += 1
+            call = self.calls
+        error = self._fail(stream, call) if self._fail else None
+        if error is not None:
+            raise error
+        payload = orjson.loads(body)
+        with self._lock:
+            self.rows.setdefault(stream, []).extend(payload["data"])
+
+
+def json_records(topic: str, partition: int, values: list[object]) -> list[Record]:
+    """Records with JSON values at offsets 0..n-1."""
+    return [Record(topic, partition, offset, orjson.dumps(v), timestamp_ms=1_700_000_000_000 + offset)
+            for offset, v in enumerate(values)]  # fmt: skip

@@ -1,0 +1,188 @@
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from connector.config import NO_DEFAULT, ConfigError, Secret, SourceKind, load_config, parse_config
+
+GOOD = """
+kafka:
+  bootstrap.servers: ${KAFKA_BOOTSTRAP:-localhost:9092}
+  group.id: timeplus-connector
+  session.timeout.ms: 45000
+timeplus:
+  url: http://localhost:3218/
+  api_key: ${TIMEPLUS_API_KEY:-}
+batch: {max_rows: 5000, max_bytes: 4MiB, linger_ms: 250}
+mappings:
+  - topic: orders
+    stream: orders
+    format: json
+    columns:
+      order_id: value.id
+      amount:   {from: value.total, type: float64}
+      customer: value.customer.name
+      first_sku: value.items.0.sku
+      ts:       {from: timestamp, type: 'datetime64(3)'}
+      key:      key
+      region:   {from: headers.region, default: unknown}
+      source:   {value: kafka}
+  - topics: [orders, refunds]
+    stream: audit
+    columns:
+      raw: value
+  - topic_pattern: '^logs\\..*'
+    stream: logs
+    format: string
+    columns:
+      line: value
+"""
+
+
+def parse(text: str, **env: str) -> object:
+    return parse_config(textwrap.dedent(text), env=env)
+
+
+def problems(text: str, **env: str) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        parse_config(textwrap.dedent(text), env=env)
+    return info.value.problems
+
+
+def test_good_file_with_defaults_and_interpolation() -> None:
+    config = parse_config(GOOD, env={"TIMEPLUS_API_KEY": "s3cret-key"})
+    assert config.kafka["bootstrap.servers"] == "localhost:9092"
+    assert config.kafka["session.timeout.ms"] == "45000"
+    assert config.timeplus.url == "http://localhost:3218"
+    assert config.timeplus.api_key == Secret("s3cret-key")
+    assert (config.batch.max_rows, config.batch.max_bytes, config.batch.linger_ms) == (5000, 4 * 1024 * 1024, 250)
+    orders, audit, logs = config.mappings
+    assert orders.topics == ("orders",) and orders.stream == "orders"
+    by_name = {c.name: c for c in orders.columns}
+    assert [c.name for c in orders.columns] == [
+        "order_id", "amount", "customer", "first_sku", "ts", "key", "region", "source"
+    ]  # fmt: skip
+    assert by_name["customer"].kind is SourceKind.VALUE and by_name["customer"].path == ("customer", "name")
+    assert by_name["first_sku"].path == ("items", "0", "sku")
+    assert by_name["amount"].type == "float64" and by_name["amount"].default is NO_DEFAULT
+    assert by_name["ts"].kind is SourceKind.TIMESTAMP and by_name["ts"].unit == "ms"
+    assert by_name["region"].kind is SourceKind.HEADER and by_name["region"].path == ("region",)
+    assert by_name["region"].default == "unknown"
+    assert by_name["source"].kind is SourceKind.CONSTANT and by_name["source"].constant == "kafka"
+    assert audit.topics == ("orders", "refunds") and audit.matches("refunds")
+    assert logs.topic_pattern == r"^logs\..*" and logs.matches("logs.app") and not logs.matches("xlogs.app")
+    assert config.subscription() == ["orders", "refunds", r"^logs\..*"]
+
+
+def test_environment_overrides_default_and_empty_default_means_no_secret() -> None:
+    config = parse_config(GOOD, env={"KAFKA_BOOTSTRAP": "broker:29092"})
+    assert config.kafka["bootstrap.servers"] == "broker:29092"
+    assert config.timeplus.api_key is None
+    assert config.kafka["group.id"] == "timeplus-connector"
+
+
+def test_every_problem_is_reported_at_once_with_its_path() -> None:
+    found = problems(
+        """
+        kafka: {group.id: g, enable.auto.commit: true}
+        timeplus: {url: 'localhost:3218', timeout_s: -1, colour: blue}
+        batch: {max_rows: 0, max_bytes: lots}
+        mappings:
+          - topic: orders
+            format: avro
+            columns:
+              amount: {from: value.total, type: flaot64}
+              when: {from: value.ts, type: 'datetime64(3)', unit: minutes}
+              who: {from: nowhere.name}
+              both: {from: key, value: 1}
+          - stream: s
+            columns: {}
+        """
+    )
+    expected = [
+        "kafka.enable.auto.commit: must be false or absent",
+        "kafka.bootstrap.servers: missing (required)",
+        "timeplus.colour: unknown key",
+        "timeplus.url: expected http(s)://host[:port], got 'localhost:3218'",
+        "timeplus.timeout_s: must be at least 0.1, got -1",
+        "batch.max_rows: must be at least 1, got 0",
+        "batch.max_bytes: expected a positive size such as 4MiB or 1048576, got 'lots'",
+        "mappings[0].stream: missing (required)",
+        "mappings[0].format: expected one of json, string, bytes, got 'avro'",
+        "mappings[0].columns.amount.type: unknown type 'flaot64'",
+        "mappings[0].columns.when.unit: expected one of s, ms, us, ns, got 'minutes'",
+        "mappings[0].columns.who.from: unknown source 'nowhere.name'",
+        "mappings[0].columns.both: needs exactly one of 'from' (a source) or 'value' (a constant)",
+        "mappings[1]: needs one of topic, topics or topic_pattern",
+        "mappings[1].columns: expected a mapping of column name to source",
+    ]
+    for line in expected:
+        assert any(p.startswith(line) for p in found), f"{line!r} not in {found}"
+    assert len(found) == len(expected), found
+
+
+def test_missing_environment_variable_is_named() -> None:
+    found = problems(
+        """
+        kafka: {bootstrap.servers: '${BROKERS}'}
+        timeplus: {url: 'http://tp:3218'}
+        mappings: [{topic: a, stream: a, columns: {v: value}}]
+        """
+    )
+    assert found == ["kafka.bootstrap.servers: environment variable BROKERS is not set"]
+
+
+def test_secrets_never_appear_in_errors_or_reprs() -> None:
+    text = """
+        kafka: {bootstrap.servers: 'k:9092', sasl.password: '${PW}'}
+        timeplus: {url: 'http://tp:3218', username: alice, password: '${PW}', timeout_s: nope}
+        mappings: [{topic: a, stream: a, columns: {v: value}}]
+    """
+    with pytest.raises(ConfigError) as info:
+        parse(text, PW="hunter2-secret")
+    assert "hunter2" not in str(info.value)
+    config = parse_config(textwrap.dedent(text.replace("timeout_s: nope", "timeout_s: 5")), env={"PW": "hunter2"})
+    assert "hunter2" not in repr(config.timeplus)
+    assert "hunter2" not in str(config.timeplus.password)
+    assert config.timeplus.password is not None and config.timeplus.password.reveal() == "hunter2"
+
+
+def test_credentials_in_the_url_are_rejected() -> None:
+    found = problems(
+        """
+        kafka: {bootstrap.servers: 'k:9092'}
+        timeplus: {url: 'http://bob:pw@tp:3218'}
+        mappings: [{topic: a, stream: a, columns: {v: value}}]
+        """
+    )
+    assert found == ["timeplus.url: credentials do not belong in the URL: use username/password"]
+
+
+def test_yaml_syntax_error_names_line_and_column(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("kafka:\n  bootstrap.servers: [unclosed\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert info.value.problems[0].startswith(f"{path}:3:")
+    assert "not valid YAML" in info.value.problems[0]
+
+
+def test_unreadable_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(tmp_path / "missing.yaml")
+
+
+def test_path_into_a_non_json_value_is_rejected() -> None:
+    found = problems(
+        """
+        kafka: {bootstrap.servers: 'k:9092'}
+        timeplus: {url: 'http://tp:3218'}
+        mappings: [{topic: a, stream: a, format: string, columns: {v: value.x}}]
+        """
+    )
+    assert found == ["mappings[0].columns.v: a path into the value needs format json, not string"]
+
+
+def test_example_config_in_the_repository_is_valid() -> None:
+    for path in Path(__file__).parents[2].joinpath("config").glob("*.yaml"):
+        load_config(path, env={})

@@ -1,0 +1,72 @@
+from connector.offsets import OffsetTracker
+
+
+def test_commit_waits_for_every_holder_of_a_segment() -> None:
+    tracker = OffsetTracker()
+    segment = tracker.open("orders", 0, 10)
+    segment.last = 19
+    tracker.hold(segment)  # stream a
+    tracker.hold(segment)  # stream b (fan-out)
+    tracker.seal(segment)
+    assert tracker.committable() == {}
+    tracker.release(segment)
+    assert tracker.committable() == {}
+    tracker.release(segment)
+    assert tracker.committable() == {("orders", 0): 20}
+
+
+def test_unsealed_segment_is_not_done_even_without_holders() -> None:
+    tracker = OffsetTracker()
+    tracker.open("orders", 0, 0)
+    assert tracker.committable() == {}
+
+
+def test_out_of_order_acks_commit_only_the_contiguous_prefix() -> None:
+    tracker = OffsetTracker()
+    first, second, third = (tracker.open("t", 0, start) for start in (0, 100, 200))
+    for segment, last in ((first, 99), (second, 199), (third, 299)):
+        segment.last = last
+        tracker.hold(segment)
+        tracker.seal(segment)
+    tracker.release(third)
+    tracker.release(second)
+    assert tracker.committable() == {}
+    tracker.release(first)
+    assert tracker.committable() == {("t", 0): 300}
+
+
+def test_partitions_advance_independently_and_only_when_changed() -> None:
+    tracker = OffsetTracker()
+    a = tracker.open("t", 0, 5)
+    b = tracker.open("t", 1, 7)
+    tracker.hold(b)
+    tracker.seal(a)
+    tracker.seal(b)
+    assert tracker.committable() == {("t", 0): 6}
+    tracker.mark_committed({("t", 0): 6})
+    assert tracker.committable() == {}
+    tracker.release(b)
+    assert tracker.committable() == {("t", 1): 8}
+    assert tracker.committed(("t", 0)) == 6
+
+
+def test_skipped_messages_count_as_done() -> None:
+    # A segment whose messages were all skipped as data errors has no holder at all.
+    tracker = OffsetTracker()
+    segment = tracker.open("t", 2, 40)
+    segment.last = 41
+    tracker.seal(segment)
+    assert tracker.committable() == {("t", 2): 42}
+    assert tracker.is_idle(("t", 2))
+
+
+def test_forget_drops_state_and_late_releases_are_harmless() -> None:
+    tracker = OffsetTracker()
+    segment = tracker.open("t", 0, 0)
+    tracker.hold(segment)
+    tracker.seal(segment)
+    assert tracker.pending_partitions() == [("t", 0)]
+    tracker.forget([("t", 0)])
+    tracker.release(segment)
+    assert tracker.committable() == {}
+    assert tracker.pending_partitions() == []

@@ -1,0 +1,140 @@
+import textwrap
+from dataclasses import replace
+
+import pytest
+
+from connector.config import Config, parse_config
+from connector.errors import FatalError, RetriableError
+from connector.pipeline import Pipeline, Tuning
+from connector.records import Record
+from connector.sender import RetryPolicy
+from tests.unit.fakes import FakeSink, FakeSource, json_records
+
+FAST = Tuning(poll_messages=7, poll_timeout_s=0.0, commit_interval_s=0.0, retry=RetryPolicy(initial_s=0.001))
+
+
+def config(on_error: str = "skip", max_rows: int = 10) -> Config:
+    return parse_config(
+        textwrap.dedent(
+            f"""
+            kafka: {{bootstrap.servers: 'unused:9092'}}
+            timeplus: {{url: 'http://unused:3218'}}
+            batch: {{max_rows: {max_rows}, linger_ms: 0}}
+            mappings:
+              - topic: orders
+                stream: orders
+                on_error: {on_error}
+                columns:
+                  id: {{from: value.id, type: int64}}
+                  offset: offset
+              - topic: orders
+                stream: audit
+                columns:
+                  id: value.id
+            """
+        ),
+        env={},
+    )
+
+
+def orders(n: int, partitions: int = 2) -> dict[tuple[str, int], list[Record]]:
+    return {("orders", p): json_records("orders", p, [{"id": p * 1000 + i} for i in range(n)]) for p in range(partitions)}
+
+
+def test_fan_out_delivers_every_row_once_and_commits_the_end() -> None:
+    source, sink = FakeSource(orders(25)), FakeSink()
+    stats = Pipeline(config(), source, sink, until_caught_up=True, tuning=FAST).run()
+    expected = sorted(p * 1000 + i for p in range(2) for i in range(25))
+    assert sorted(r[0] for r in sink.rows["orders"]) == expected
+    assert sorted(r[0] for r in sink.rows["audit"]) == expected
+    assert source.broker_committed == {("orders", 0): 25, ("orders", 1): 25}
+    assert source.commits[-1][1] is False, "the last commit on shutdown must be synchronous"
+    assert source.closed
+    assert stats.messages == 50 and stats.rows == 100
+
+
+def test_fatal_sink_error_stops_without_committing_undelivered_rows() -> None:
+    sink = FakeSink(fail=lambda stream, call: FatalError("auth failed") if stream == "audit" else None)
+    source = FakeSource(orders(5, partitions=1))
+    with pytest.raises(FatalError, match="auth failed"):
+        Pipeline(config(), source, sink, until_caught_up=True, tuning=FAST).run()
+    assert source.broker_committed == {}
+    assert source.closed
+
+
+def test_retriable_failures_are_retried_until_delivered() -> None:
+    sink = FakeSink(fail=lambda stream, call: RetriableError("503") if call <= 3 else None)
+    source = FakeSource(orders(12, partitions=1))
+    Pipeline(config(), source, sink, until_caught_up=True, tuning=FAST).run()
+    assert sorted(r[0] for r in sink.rows["orders"]) == list(range(12))
+    assert source.broker_committed == {("orders", 0): 12}
+
+
+def test_bad_message_is_skipped_counted_and_committed_past(caplog: pytest.LogCaptureFixture) -> None:
+    records = json_records("orders", 0, [{"id": 1}, {"id": "not a number"}, {"id": 3}])
+    records.append(Record("orders", 0, 3, b"{not json"))
+    source, sink = FakeSource({("orders", 0): records}), FakeSink()
+    stats = Pipeline(config(), source, sink, until_caught_up=True, tuning=FAST).run()
+    assert [r[0] for r in sink.rows["orders"]] == [1, 3]
+    # The untyped audit stream takes the string id, but not the undecodable message.
+    assert [r[0] for r in sink.rows["audit"]] == [1, "not a number", 3]
+    assert stats.skipped == 3  # id for orders, and the non-JSON message for both streams
+    assert source.broker_committed == {("orders", 0): 4}
+    messages = [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()]
+    assert any("orders[0]@1" in m and "column id" in m for m in messages), messages
+    assert any("orders[0]@3" in m and "JSON" in m for m in messages), messages
+
+
+def test_on_error_fail_stops_before_the_bad_message() -> None:
+    records = json_records("orders", 0, [{"id": 1}, {"id": 2}, {"id": "x"}, {"id": 4}])
+    source, sink = FakeSource({("orders", 0): records}), FakeSink()
+    tuning = Tuning(poll_messages=1, poll_timeout_s=0.0, commit_interval_s=0.0)
+    with pytest.raises(FatalError, match=r"on_error: fail.*orders\[0\]@2"):
+        Pipeline(config(on_error="fail"), source, sink, until_caught_up=True, tuning=tuning).run()
+    assert source.broker_committed == {("orders", 0): 2}
+
+
+def test_revoke_flushes_and_commits_synchronously() -> None:
+    source, sink = FakeSource(orders(3, partitions=1)), FakeSink()
+    # Batches of 100 rows never fill and linger is long: only the revoke can flush them.
+    cfg = config(max_rows=100)
+    cfg = replace(cfg, batch=replace(cfg.batch, linger_ms=60_000))
+    pipeline = Pipeline(cfg, source, sink, tuning=FAST)
+
+    def revoke_once_all_is_read(fake: FakeSource) -> None:
+        if fake.positions_[("orders", 0)] == 3:
+            assert fake.callbacks is not None
+            fake.callbacks[1]([("orders", 0)])
+            assert sink.rows["orders"] and len(sink.rows["orders"]) == 3
+            assert fake.commits[-1] == ({("orders", 0): 3}, False)
+            pipeline.stop()
+
+    source.before_consume = revoke_once_all_is_read
+    pipeline.run()
+    assert source.broker_committed == {("orders", 0): 3}
+
+
+def test_backpressure_pauses_all_partitions_while_too_much_is_buffered() -> None:
+    gate_open = False
+
+    def fail_until_open(stream: str, call: int) -> RetriableError | None:
+        return None if gate_open else RetriableError("down")
+
+    source, sink = FakeSource(orders(50)), FakeSink(fail=fail_until_open)
+    tuning = Tuning(poll_messages=10, poll_timeout_s=0.0, commit_interval_s=0.0, max_buffered_bytes=200,
+                    retry=RetryPolicy(initial_s=0.001, max_s=0.005))  # fmt: skip
+    pipeline = Pipeline(config(max_rows=5), source, sink, until_caught_up=True, tuning=tuning)
+    seen_paused: list[bool] = []
+
+    def observe(fake: FakeSource) -> None:
+        nonlocal gate_open
+        if fake.paused:
+            seen_paused.append(True)
+            gate_open = True  # Timeplus comes back once the pipeline has paused
+
+    source.before_consume = observe
+    pipeline.run()
+    assert seen_paused, "partitions were never paused while Timeplus was down"
+    assert not source.paused
+    assert len(sink.rows["orders"]) == 100
+    assert source.broker_committed == {("orders", 0): 50, ("orders", 1): 50}

@@ -502,7 +502,7 @@ class _Validator:
         default = self.interpolate(f"{path}.default", spec["default"]) if "default" in spec else NO_DEFAULT
         if "value" in spec:
             constant = self.interpolate(f"{path}.value", spec["value"])
-            return ColumnConfig(name, SourceKind.CONSTANT, type=type_name, constant=constant, where=path)
+            return ColumnConfig(name, SourceKind.CONSTANT, type=type_name, constant=constant, unit=unit, where=path)
         source = self.string(f"{path}.from", spec["from"])
         if source is None:
             return None
@@ -510,8 +510,10 @@ class _Validator:
         if parsed is None:
             return None
         kind, segments = parsed
-        if kind is SourceKind.TIMESTAMP and unit is None:
-            unit = "ms"  # Kafka timestamps are epoch milliseconds
+        if kind is SourceKind.TIMESTAMP:
+            if unit not in (None, "ms"):
+                self.fail(f"{path}.unit", "Kafka timestamps are epoch milliseconds: leave unit out or set ms")
+            unit = "ms"
         return ColumnConfig(name, kind, segments, type_name, None, default, unit, path)
 
     def source(self, path: str, source: str, fmt: str) -> tuple[SourceKind, tuple[str, ...]] | None:

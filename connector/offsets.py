@@ -67,14 +67,18 @@ class OffsetTracker:
         """No further message will join ``segment``."""
         segment.sealed = True
 
-    def committable(self) -> dict[TopicPartition, int]:
-        """Offsets (last done + 1) that advanced beyond what was last committed."""
+    def committable(self, *, unchanged_too: bool = False) -> dict[TopicPartition, int]:
+        """Offsets (last done + 1) that advanced beyond what was last committed.
+
+        ``unchanged_too`` also returns offsets already committed, for the final
+        synchronous commit: an earlier asynchronous one may not have reached the broker.
+        """
         advanced: dict[TopicPartition, int] = {}
         for tp, queue in self._queues.items():
             while queue and queue[0].done:
                 self._done_up_to[tp] = queue.popleft().last + 1
-            offset = self._done_up_to.get(tp)
-            if offset is not None and offset != self._committed.get(tp):
+        for tp, offset in self._done_up_to.items():
+            if unchanged_too or offset != self._committed.get(tp):
                 advanced[tp] = offset
         return advanced
 

@@ -288,7 +288,7 @@ class Pipeline:
 
     def _commit(self, *, asynchronous: bool, only: set[TP] | None = None) -> None:
         self._last_commit = self._clock()
-        offsets = self._tracker.committable()
+        offsets = self._tracker.committable(unchanged_too=not asynchronous)
         if only is not None:
             offsets = {tp: o for tp, o in offsets.items() if tp in only}
         else:

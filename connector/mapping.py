@@ -26,7 +26,7 @@ from typing import Any, Final, NamedTuple
 import orjson
 
 from connector.config import NO_DEFAULT, ColumnConfig, MappingConfig, SourceKind
-from connector.errors import DataError
+from connector.errors import ConfigError, DataError
 from connector.records import TIMESTAMP_NOT_AVAILABLE, MessageLike
 from connector.types import (
     TimeplusType,
@@ -386,3 +386,16 @@ _MESSAGE_GETTERS: Final[dict[SourceKind, Getter]] = {
     SourceKind.OFFSET: lambda msg, d: msg.offset(),
     SourceKind.TIMESTAMP: _timestamp,
 }
+
+
+def compile_mappers(mappings: tuple[MappingConfig, ...]) -> list[Mapper]:
+    """A Mapper per mapping; ConfigError listing every bad constant or default."""
+    mappers, problems = [], []
+    for mapping in mappings:
+        try:
+            mappers.append(Mapper(mapping))
+        except ValueError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise ConfigError(problems)
+    return mappers

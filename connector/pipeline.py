@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from connector.batching import Batch, BatchLimits, StreamBatcher, encode_row
 from connector.config import Config, MappingConfig
 from connector.errors import ConnectorError, DataError, FatalError, RetriableError
-from connector.mapping import Mapper, decode_value
+from connector.mapping import Mapper, compile_mappers, decode_value
 from connector.offsets import OffsetTracker, Segment
 from connector.offsets import TopicPartition as TP
 from connector.records import MessageLike
@@ -103,7 +103,7 @@ class Pipeline:
         self._sender = Sender(sink, workers=self.tuning.workers, policy=self.tuning.retry)
         self._clock = clock
         self._tracker = OffsetTracker()
-        self._mappers = [Mapper(m) for m in config.mappings]
+        self._mappers = compile_mappers(config.mappings)
         limits = BatchLimits(config.batch.max_rows, config.batch.max_bytes, config.batch.linger_ms / 1000)
         # One batcher per stream: two mappings into one stream must agree on columns.
         self._batchers: dict[str, StreamBatcher] = {}

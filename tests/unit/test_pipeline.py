@@ -38,7 +38,9 @@ def config(on_error: str = "skip", max_rows: int = 10) -> Config:
 
 
 def orders(n: int, partitions: int = 2) -> dict[tuple[str, int], list[Record]]:
-    return {("orders", p): json_records("orders", p, [{"id": p * 1000 + i} for i in range(n)]) for p in range(partitions)}
+    return {
+        ("orders", p): json_records("orders", p, [{"id": p * 1000 + i} for i in range(n)]) for p in range(partitions)
+    }
 
 
 def test_fan_out_delivers_every_row_once_and_commits_the_end() -> None:

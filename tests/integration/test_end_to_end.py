@@ -1,0 +1,208 @@
+"""The connector as users run it: a real broker, the CLI as a subprocess, the emulator as Timeplus."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from pathlib import Path
+
+from connector.testing.kafka_broker import KafkaBroker
+from connector.testing.timeplus_emulator import TimeplusEmulator
+from tests.integration.conftest import (
+    ConnectorProcess,
+    committed_offsets,
+    end_offsets,
+    json_value,
+    produce,
+    wait_for,
+    write_config,
+)
+
+PARTITIONS = 3
+PER_TOPIC = 5000  # 2 topics → 10,000 messages
+
+
+def order(i: int) -> dict[str, object]:
+    return {
+        "id": i,
+        "total": round(i * 1.25, 2),
+        "customer": {"name": f"customer-{i % 97}", "vip": i % 5 == 0},
+        "items": [f"sku-{i % 7}", f"sku-{i % 11}"],
+        "created": 1_700_000_000_000 + i,
+    }
+
+
+def setup_topics(kafka: KafkaBroker, emulator: TimeplusEmulator, unique: str) -> tuple[str, str]:
+    orders, clicks = f"orders-{unique}", f"clicks-{unique}"
+    for topic in (orders, clicks):
+        kafka.create_topic(topic, PARTITIONS)
+    emulator.create_stream(
+        f"orders_{unique}",
+        [("id", "int64"), ("total", "float64"), ("customer", "string"), ("vip", "bool"),
+         ("items", "array(string)"), ("created", "datetime64(3)"), ("key", "string"), ("p", "int32")],
+    )  # fmt: skip
+    emulator.create_stream(f"order_ids_{unique}", [("id", "int64"), ("source", "string")])
+    emulator.create_stream(f"clicks_{unique}", [("n", "int64"), ("page", "string")])
+    return orders, clicks
+
+
+def mappings(unique: str) -> str:
+    return f"""
+    - topic: orders-{unique}
+      stream: orders_{unique}
+      columns:
+        id: {{from: value.id, type: int64}}
+        total: {{from: value.total, type: float64}}
+        customer: value.customer.name
+        vip: {{from: value.customer.vip, type: bool}}
+        items: {{from: value.items, type: 'array(string)'}}
+        created: {{from: value.created, type: 'datetime64(3)', unit: ms}}
+        key: key
+        p: partition
+    - topic: orders-{unique}
+      stream: order_ids_{unique}
+      columns:
+        id: {{from: value.id, type: int64}}
+        source: {{value: kafka}}
+    - topic: clicks-{unique}
+      stream: clicks_{unique}
+      columns:
+        n: {{from: value.n, type: int64}}
+        page: value.page
+    """
+
+
+def produce_all(kafka: KafkaBroker, orders: str, clicks: str, start: int = 0, count: int = PER_TOPIC) -> None:
+    produce(
+        kafka.bootstrap,
+        orders,
+        ((i % PARTITIONS, f"k{i}".encode(), json_value(order(i))) for i in range(start, start + count)),
+    )
+    produce(
+        kafka.bootstrap,
+        clicks,
+        ((i % PARTITIONS, None, json_value({"n": i, "page": f"/p/{i % 13}"})) for i in range(start, start + count)),
+    )
+
+
+def test_two_topics_fan_out_exactly_once_then_restart_resends_nothing(
+    kafka: KafkaBroker, emulator: TimeplusEmulator, unique: str, tmp_path: Path
+) -> None:
+    orders, clicks = setup_topics(kafka, emulator, unique)
+    produce_all(kafka, orders, clicks)
+    group = f"g-{unique}"
+    config = write_config(
+        tmp_path / "c.yaml", bootstrap=kafka.bootstrap, group=group, url=emulator.url, mappings=mappings(unique)
+    )
+
+    first = ConnectorProcess(config, until_caught_up=True, log_path=tmp_path / "run1.log")
+    assert first.wait(180) == 0, first.log()[-4000:]
+
+    rows = emulator.rows(f"orders_{unique}")
+    assert sorted(r["id"] for r in rows) == list(range(PER_TOPIC))
+    by_id = {r["id"]: r for r in rows}
+    for i in (0, 1, 4999, 1234):
+        row, source = by_id[i], order(i)
+        assert row["total"] == source["total"]
+        assert row["customer"] == f"customer-{i % 97}"
+        assert row["vip"] is (i % 5 == 0)
+        assert row["items"] == [f"sku-{i % 7}", f"sku-{i % 11}"]
+        assert row["created"].startswith("2023-11-14 22:13:")  # 1_700_000_000_000 ms in UTC
+        assert row["key"] == f"k{i}"
+        assert row["p"] == i % PARTITIONS
+    ids = emulator.rows(f"order_ids_{unique}")
+    assert Counter(r["id"] for r in ids) == Counter(range(PER_TOPIC))
+    assert {r["source"] for r in ids} == {"kafka"}
+    assert sorted(r["n"] for r in emulator.rows(f"clicks_{unique}")) == list(range(PER_TOPIC))
+
+    for topic in (orders, clicks):
+        assert committed_offsets(kafka.bootstrap, group, topic, PARTITIONS) == end_offsets(
+            kafka.bootstrap, topic, PARTITIONS
+        )
+
+    requests_before = len(emulator.requests())
+    second = ConnectorProcess(config, until_caught_up=True, log_path=tmp_path / "run2.log")
+    assert second.wait(120) == 0, second.log()[-4000:]
+    assert len(emulator.requests()) == requests_before, "a restart re-sent rows that were committed"
+    assert emulator.count(f"orders_{unique}") == PER_TOPIC
+
+
+def test_sigterm_while_messages_flow_loses_nothing(
+    kafka: KafkaBroker, emulator: TimeplusEmulator, unique: str, tmp_path: Path
+) -> None:
+    orders, clicks = setup_topics(kafka, emulator, unique)
+    group = f"g-{unique}"
+    config = write_config(
+        tmp_path / "c.yaml", bootstrap=kafka.bootstrap, group=group, url=emulator.url, mappings=mappings(unique)
+    )
+    connector = ConnectorProcess(config, until_caught_up=False, log_path=tmp_path / "run1.log")
+    producer = threading.Thread(target=produce_all, args=(kafka, orders, clicks))
+    producer.start()
+    wait_for(lambda: emulator.count(f"orders_{unique}") > 0, 60, "the first rows to land")
+    connector.terminate()
+    assert connector.wait(60) == 0, connector.log()[-4000:]
+    assert "SIGTERM" in connector.log()
+    producer.join()
+
+    again = ConnectorProcess(config, until_caught_up=True, log_path=tmp_path / "run2.log")
+    assert again.wait(180) == 0, again.log()[-4000:]
+    # A clean stop flushes and commits synchronously: nothing missing, nothing twice.
+    assert Counter(r["id"] for r in emulator.rows(f"orders_{unique}")) == Counter(range(PER_TOPIC))
+    assert Counter(r["n"] for r in emulator.rows(f"clicks_{unique}")) == Counter(range(PER_TOPIC))
+
+
+def test_failing_endpoint_commits_nothing_past_undelivered_rows(
+    kafka: KafkaBroker, emulator: TimeplusEmulator, unique: str, tmp_path: Path
+) -> None:
+    orders, clicks = setup_topics(kafka, emulator, unique)
+    produce_all(kafka, orders, clicks, count=300)
+    group = f"g-{unique}"
+    config = write_config(
+        tmp_path / "c.yaml", bootstrap=kafka.bootstrap, group=group, url=emulator.url, mappings=mappings(unique)
+    )
+    emulator.faults.fail_next(1_000_000, status=503)
+    connector = ConnectorProcess(config, until_caught_up=True, log_path=tmp_path / "run1.log")
+    wait_for(lambda: len(emulator.requests()) >= 6, 60, "the connector to try and retry")
+    connector.terminate()
+    assert connector.wait(60) == 0, connector.log()[-4000:]
+    assert emulator.count(f"orders_{unique}") == 0
+    for topic in (orders, clicks):
+        assert committed_offsets(kafka.bootstrap, group, topic, PARTITIONS) == {}
+    assert "Timeplus unavailable" in connector.log()
+
+    emulator.faults.clear()
+    again = ConnectorProcess(config, until_caught_up=True, log_path=tmp_path / "run2.log")
+    assert again.wait(120) == 0, again.log()[-4000:]
+    assert sorted(r["id"] for r in emulator.rows(f"orders_{unique}")) == list(range(300))
+    assert committed_offsets(kafka.bootstrap, group, orders, PARTITIONS) == end_offsets(
+        kafka.bootstrap, orders, PARTITIONS
+    )
+
+
+def test_wrong_credentials_stop_with_one_line_and_commit_nothing(
+    kafka: KafkaBroker, unique: str, tmp_path: Path
+) -> None:
+    from connector.testing.timeplus_emulator import Auth
+
+    with TimeplusEmulator(auth=Auth.basic("admin", "right-password")) as emulator:
+        orders, clicks = setup_topics(kafka, emulator, unique)
+        produce_all(kafka, orders, clicks, count=50)
+        group = f"g-{unique}"
+        config = write_config(
+            tmp_path / "c.yaml",
+            bootstrap=kafka.bootstrap,
+            group=group,
+            url=emulator.url,
+            mappings=mappings(unique),
+            extra="",
+        )
+        text = config.read_text().replace("timeout_s: 5", "timeout_s: 5\n  username: admin\n  password: wrong-pw")
+        config.write_text(text)
+        connector = ConnectorProcess(config, until_caught_up=True, log_path=tmp_path / "run.log")
+        assert connector.wait(60) == 1
+        log = connector.log()
+        fatal_lines = [line for line in log.splitlines() if line.startswith("kafka-timeplus: fatal:")]
+        assert len(fatal_lines) == 1 and "516" in fatal_lines[0], log[-3000:]
+        assert "wrong-pw" not in log
+        assert committed_offsets(kafka.bootstrap, group, orders, PARTITIONS) == {}
+        assert emulator.count(f"orders_{unique}") == 0

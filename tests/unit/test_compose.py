@@ -1,0 +1,65 @@
+"""docker-compose.yml cannot run here (no Docker engine), so it is checked instead:
+it validates against the Compose Specification, and its producer and connector run the
+very commands that `make demo` and CI run."""
+
+import re
+from pathlib import Path
+
+import jsonschema
+import orjson
+import yaml
+
+from connector.config import load_config
+from connector.demo.__main__ import connector_command, producer_command
+
+ROOT = Path(__file__).parents[2]
+
+
+def compose() -> dict[str, object]:
+    loaded = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    assert isinstance(loaded, dict)
+    return loaded
+
+
+def test_compose_file_matches_the_compose_specification() -> None:
+    schema = orjson.loads((ROOT / "tests" / "data" / "compose-spec.json").read_bytes())
+    jsonschema.validate(compose(), schema)
+
+
+def test_compose_specification_check_rejects_an_unknown_option() -> None:
+    schema = orjson.loads((ROOT / "tests" / "data" / "compose-spec.json").read_bytes())
+    broken = compose()
+    services = broken["services"]
+    assert isinstance(services, dict)
+    services["connector"]["bogus"] = True
+    try:
+        jsonschema.validate(broken, schema)
+    except jsonschema.ValidationError as exc:
+        assert "bogus" in str(exc)
+    else:
+        raise AssertionError("an unknown option passed the schema check")
+
+
+def test_compose_runs_the_demo_commands() -> None:
+    services = compose()["services"]
+    assert isinstance(services, dict)
+    assert services["producer"]["command"] == producer_command("kafka:9092")
+    assert services["connector"]["command"] == connector_command("/app/config/demo.yaml")
+    env = services["connector"]["environment"]
+    config = load_config(ROOT / "config" / "demo.yaml", env={"KAFKA_BOOTSTRAP": env["KAFKA_BOOTSTRAP"],
+                                                             "TIMEPLUS_URL": env["TIMEPLUS_URL"]})  # fmt: skip
+    assert config.kafka["bootstrap.servers"] == "kafka:9092"
+    assert config.timeplus.url == "http://proton:3218"
+
+
+def test_proton_gets_the_demo_streams() -> None:
+    services = compose()["services"]
+    assert isinstance(services, dict)
+    volumes = services["proton"]["volumes"]
+    assert "./config/demo-streams.sql:/docker-entrypoint-initdb.d/demo-streams.sql:ro" in volumes
+    sql = (ROOT / "config" / "demo-streams.sql").read_text()
+    config = load_config(ROOT / "config" / "demo.yaml", env={})
+    for mapping in config.mappings:
+        definition = sql.split(f"CREATE STREAM IF NOT EXISTS {mapping.stream} ")[1].split(";")[0]
+        declared = re.findall(r"[(,]\s*(\w+)\s", definition)
+        assert [c.name for c in mapping.columns] == declared

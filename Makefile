@@ -37,5 +37,11 @@ format: install ## Apply ruff's formatting and safe fixes
 demo: install ## Run the main job locally: Kafka broker, Timeplus emulator, producer, connector; print what landed
 	$(BIN)/python -m connector.demo
 
+bench: install ## Benchmark against the connector's own ceilings (bench/README.md); ARGS="--messages 200000" to change
+	$(BIN)/python bench/bench.py $(ARGS)
+
+faults: install ## Run the fault-injection tests and print the table of faults and outcomes
+	$(BIN)/pytest -q -m slow -p no:cacheprovider
+
 clean: ## Remove the virtualenv and caches (the Kafka jar cache outside the repo stays)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info .demo

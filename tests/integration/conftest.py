@@ -121,7 +121,6 @@ class ConnectorProcess:
         self.process.kill()
 
     def log(self) -> str:
-        self._log.flush()
         return self.log_path.read_text(errors="replace")
 
 

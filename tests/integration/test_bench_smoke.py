@@ -1,0 +1,56 @@
+"""The benchmark keeps working: a tiny run of every stage and variant against the real broker.
+
+It asserts what the run delivered, never how fast: timings belong to ``make bench``.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+
+from connector.testing.kafka_broker import KafkaBroker
+
+ROOT = Path(__file__).resolve().parents[2]
+MESSAGES = 2000
+NAIVE = 100
+LATENCY_ROWS = 500  # 500 msg/s for 1 s
+
+
+def test_bench_runs_every_stage_and_loses_nothing(kafka: KafkaBroker, tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    args = [
+        sys.executable,
+        str(ROOT / "bench" / "bench.py"),
+        "--bootstrap", kafka.bootstrap,
+        "--messages", str(MESSAGES),
+        "--repeats", "1",
+        "--naive-messages", str(NAIVE),
+        "--workers", "2",
+        "--gzip",
+        "--rows-per-request", "500",
+        "--latency-rate", str(LATENCY_ROWS),
+        "--latency-seconds", "1",
+        "--json-out", str(out),
+    ]  # fmt: skip
+    done = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-4000:]
+    report = orjson.loads(out.read_bytes())
+
+    stages = report["stages"]
+    assert set(stages) == {"a", "b", "c", "d", "c_workers2", "c_gzip", "c_rows500"}
+    assert report["problems"] == []
+    for name in ("a", "b"):
+        assert stages[name]["messages"] == MESSAGES
+    for name in ("c", "c_workers2", "c_gzip", "c_rows500"):
+        sink = stages[name]["runs"][0]["sink"]
+        assert (sink["rows"], sink["unique"], sink["missing"], sink["duplicates"]) == (MESSAGES, MESSAGES, 0, 0), name
+    naive = stages["d"]["runs"][0]["sink"]
+    assert (naive["rows"], naive["duplicates"]) == (NAIVE, 0)
+    latency = report["latency"]
+    assert (latency["missing"], latency["duplicates"]) == (0, 0)
+    assert latency["latency_ms"]["count"] == LATENCY_ROWS
+    assert set(report["ratios"]) == {"c/b", "c/a", "c/d"}
+    assert report["machine"]["cpu_count"] and report["versions"]["librdkafka"]

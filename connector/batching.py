@@ -6,6 +6,7 @@ exact serialized size and the payload is built by joining bytes (no second encod
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -24,31 +25,48 @@ class BatchLimits:
 
 
 class Batch:
-    """Encoded rows bound for one stream, and the segments they came from."""
+    """Encoded rows bound for one stream, and the segments they came from.
 
-    __slots__ = ("columns", "created_at", "rows", "segments", "size", "stream")
+    Rows are copied into one growing buffer: an ``orjson.dumps`` result keeps a
+    heap block far larger than its length, so holding one bytes object per row would
+    cost tens of times the payload in memory.
+    """
+
+    __slots__ = ("_buffer", "_ends", "columns", "created_at", "segments", "stream")
 
     def __init__(self, stream: str, columns: Sequence[str], created_at: float) -> None:
         self.stream = stream
         self.columns = tuple(columns)
-        self.rows: list[bytes] = []
         self.segments: list[Segment] = []
-        self.size = 0
         self.created_at = created_at
+        self._buffer = bytearray()  # rows, each followed by a comma
+        self._ends = array("Q")  # where each row ends in the buffer
 
     def add(self, row: bytes, segment: Segment) -> None:
         """Append an encoded row; hold its segment until this batch is delivered."""
-        self.rows.append(row)
-        self.size += len(row) + 1
+        buffer = self._buffer
+        buffer += row
+        self._ends.append(len(buffer))
+        buffer += b","
         # Consecutive rows mostly come from the same segment: hold it once per run.
         # A segment held twice is also released twice, so repeats are harmless.
         if not self.segments or self.segments[-1] is not segment:
             OffsetTracker.hold(segment)
             self.segments.append(segment)
 
+    @property
+    def size(self) -> int:
+        """Bytes of the encoded rows and their separators."""
+        return len(self._buffer)
+
     def body(self) -> bytes:
         """The compact ingest payload ``{"columns": [...], "data": [[...], ...]}``."""
-        return encode_compact(self.columns, self.rows)
+        return _head(self.columns) + self._buffer[:-1] + b"]}"
+
+    def row(self, index: int) -> bytes:
+        """The encoded row at ``index``."""
+        start = self._ends[index - 1] + 1 if index else 0
+        return bytes(self._buffer[start : self._ends[index]])
 
     def release(self) -> None:
         """The rows were accepted (or dealt with): let their offsets advance."""
@@ -57,10 +75,10 @@ class Batch:
         self.segments = []
 
     def __len__(self) -> int:
-        return len(self.rows)
+        return len(self._ends)
 
     def __repr__(self) -> str:
-        return f"Batch({self.stream}, rows={len(self.rows)}, bytes={self.size})"
+        return f"Batch({self.stream}, rows={len(self)}, bytes={self.size})"
 
 
 def encode_row(row: list[object]) -> bytes:
@@ -70,8 +88,12 @@ def encode_row(row: list[object]) -> bytes:
 
 def encode_compact(columns: Sequence[str], rows: Sequence[bytes]) -> bytes:
     """Join encoded rows into Timeplus's compact ingest body."""
-    head = b'{"columns":' + orjson.dumps(list(columns)) + b',"data":['
-    return head + b",".join(rows) + b"]}"
+    return _head(columns) + b",".join(rows) + b"]}"
+
+
+def _head(columns: Sequence[str]) -> bytes:
+    return b'{"columns":' + orjson.dumps(list(columns)) + b',"data":['
+
 
 
 class StreamBatcher:
@@ -96,7 +118,7 @@ class StreamBatcher:
             batch = self._batch = Batch(self.stream, self.columns, now)
         batch.add(row, segment)
         limits = self.limits
-        if len(batch.rows) >= limits.max_rows or batch.size + self._overhead >= limits.max_bytes:
+        if len(batch) >= limits.max_rows or batch.size + self._overhead >= limits.max_bytes:
             # A row that alone reaches max_bytes travels on its own; it is never dropped.
             self._batch = None
             return (*closed, batch)

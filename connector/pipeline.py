@@ -232,10 +232,10 @@ class Pipeline:
         log.warning("skipped message: %s", error)
 
     def _send(self, batch: Batch | None) -> None:
-        if batch is None or not batch.rows:
+        if batch is None or not len(batch):
             return
         self.stats.batches += 1
-        self.stats.rows += len(batch.rows)
+        self.stats.rows += len(batch)
         self._sender.submit(batch)
 
     def _collect_outcomes(self, timeout: float | None = None) -> None:

@@ -77,3 +77,15 @@ def test_batch_holds_each_segment_until_released() -> None:
     assert tracker.committable() == {}
     batch.release()
     assert tracker.committable() == {("t", 0): 1, ("t", 1): 1}
+
+
+def test_rows_can_be_read_back_one_by_one() -> None:
+    batcher = _batcher()
+    segment = OffsetTracker().open("t", 0, 0)
+    rows = [encode_row([i, f"n{i}"]) for i in range(3)]
+    for row in rows:
+        batcher.add(row, segment, 0.0)
+    batch = batcher.take()
+    assert batch is not None
+    assert [batch.row(i) for i in range(len(batch))] == rows
+    assert len(batch.body()) == batch.size - 1 + len(encode_compact(["id", "name"], []))

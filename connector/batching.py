@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import orjson
 
 from connector.offsets import OffsetTracker, Segment
+from connector.records import MessageLike
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,18 +33,21 @@ class Batch:
     cost tens of times the payload in memory.
     """
 
-    __slots__ = ("_buffer", "_ends", "columns", "created_at", "segments", "stream")
+    __slots__ = ("_buffer", "_ends", "columns", "created_at", "messages", "segments", "stream")
 
     def __init__(self, stream: str, columns: Sequence[str], created_at: float) -> None:
         self.stream = stream
         self.columns = tuple(columns)
         self.segments: list[Segment] = []
+        #: The message each row came from, to dead-letter it if Timeplus rejects the row.
+        self.messages: list[MessageLike] = []
         self.created_at = created_at
         self._buffer = bytearray()  # rows, each followed by a comma
         self._ends = array("Q")  # where each row ends in the buffer
 
-    def add(self, row: bytes, segment: Segment) -> None:
+    def add(self, row: bytes, segment: Segment, message: MessageLike) -> None:
         """Append an encoded row; hold its segment until this batch is delivered."""
+        self.messages.append(message)
         buffer = self._buffer
         buffer += row
         self._ends.append(len(buffer))
@@ -59,9 +63,11 @@ class Batch:
         """Bytes of the encoded rows and their separators."""
         return len(self._buffer)
 
-    def body(self) -> bytes:
-        """The compact ingest payload ``{"columns": [...], "data": [[...], ...]}``."""
-        return _head(self.columns) + self._buffer[:-1] + b"]}"
+    def body(self, start: int = 0, stop: int | None = None) -> bytes:
+        """The compact ingest payload ``{"columns": [...], "data": [[...], ...]}`` of rows start..stop."""
+        stop = len(self._ends) if stop is None else stop
+        first = self._ends[start - 1] + 1 if start else 0
+        return _head(self.columns) + self._buffer[first : self._ends[stop - 1]] + b"]}"
 
     def row(self, index: int) -> bytes:
         """The encoded row at ``index``."""
@@ -73,6 +79,7 @@ class Batch:
         for segment in self.segments:
             OffsetTracker.release(segment)
         self.segments = []
+        self.messages = []
 
     def __len__(self) -> int:
         return len(self._ends)
@@ -95,7 +102,6 @@ def _head(columns: Sequence[str]) -> bytes:
     return b'{"columns":' + orjson.dumps(list(columns)) + b',"data":['
 
 
-
 class StreamBatcher:
     """Collects rows for one stream and says when the batch must go."""
 
@@ -107,7 +113,7 @@ class StreamBatcher:
         self._overhead = len(encode_compact(self.columns, []))
         self._batch: Batch | None = None
 
-    def add(self, row: bytes, segment: Segment, now: float) -> tuple[Batch, ...] | None:
+    def add(self, row: bytes, segment: Segment, message: MessageLike, now: float) -> tuple[Batch, ...] | None:
         """Add a row; return the batches that must be sent now, if any became full."""
         closed: tuple[Batch, ...] = ()
         batch = self._batch
@@ -116,7 +122,7 @@ class StreamBatcher:
             batch = None
         if batch is None:
             batch = self._batch = Batch(self.stream, self.columns, now)
-        batch.add(row, segment)
+        batch.add(row, segment, message)
         limits = self.limits
         if len(batch) >= limits.max_rows or batch.size + self._overhead >= limits.max_bytes:
             # A row that alone reaches max_bytes travels on its own; it is never dropped.

@@ -63,12 +63,15 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(config: Config, *, until_caught_up: bool) -> int:
     # Imported here so `check` works without touching Kafka or HTTP libraries.
-    from connector.kafka_source import KafkaSource
+    from connector.kafka_source import KafkaDeadLetters, KafkaSource
     from connector.pipeline import Pipeline
     from connector.timeplus import TimeplusClient
 
     client = TimeplusClient(config.timeplus)
-    pipeline = Pipeline(config, KafkaSource(config.kafka), client, until_caught_up=until_caught_up)
+    dead_letters = KafkaDeadLetters(config.kafka) if any(m.dlq_topic for m in config.mappings) else None
+    pipeline = Pipeline(
+        config, KafkaSource(config.kafka), client, dead_letters=dead_letters, until_caught_up=until_caught_up
+    )
 
     def request_stop(signum: int, _frame: FrameType | None) -> None:
         log.info("received %s: flushing, committing and stopping", signal.Signals(signum).name)

@@ -70,7 +70,9 @@ class _NoDefault:
 NO_DEFAULT: Final = _NoDefault()
 EPOCH_UNITS: Final = ("s", "ms", "us", "ns")
 FORMATS: Final = ("json", "string", "bytes")
-ON_ERROR: Final = ("skip", "fail")
+ON_ERROR: Final = ("dlq", "skip", "fail")
+DEFAULT_MAX_MESSAGE_BYTES: Final = 8 * 1024 * 1024
+DEFAULT_MAX_BUFFERED_BYTES: Final = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,8 +106,13 @@ class MappingConfig:
     topics: tuple[str, ...] = ()
     topic_pattern: str | None = None
     format: str = "json"
-    #: What to do with a message that cannot be decoded or mapped.
-    on_error: str = "skip"
+    #: What to do with a message that cannot be decoded, mapped or ingested:
+    #: ``dlq`` (to ``dlq_topic``), ``skip`` (log and count) or ``fail`` (stop).
+    on_error: str = "fail"
+    #: The dead-letter topic; setting it makes ``dlq`` the default for ``on_error``.
+    dlq_topic: str | None = None
+    #: Treat JSON objects with a repeated key as bad messages (costs ~4x in decoding).
+    reject_duplicate_keys: bool = False
     where: str = ""
 
     def matches(self, topic: str) -> bool:
@@ -128,6 +135,10 @@ class TimeplusConfig:
     timeout_s: float = 30.0
     connect_timeout_s: float = 5.0
     gzip: bool = False
+    #: Attempts per request for retriable failures; None retries until Timeplus answers.
+    max_retries: int | None = None
+    retry_backoff_s: float = 0.2
+    retry_backoff_max_s: float = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +160,10 @@ class Config:
     mappings: tuple[MappingConfig, ...]
     #: How long shutdown and partition revoke may spend flushing and committing.
     drain_timeout_s: float = 30.0
+    #: Messages with a larger value are data errors (handled by ``on_error``).
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+    #: Encoded rows buffered or in flight above which consumption pauses.
+    max_buffered_bytes: int = DEFAULT_MAX_BUFFERED_BYTES
     secrets: tuple[Secret, ...] = field(default=(), repr=False)
 
     def subscription(self) -> list[str]:
@@ -304,7 +319,8 @@ class _Validator:
     # -- sections -----------------------------------------------------------
 
     def config(self, raw: Any) -> Config:
-        top = self.table("<top>", raw, {"kafka", "timeplus", "batch", "mappings", "drain_timeout_s"})
+        known = {"kafka", "timeplus", "batch", "mappings", "drain_timeout_s", "max_message_bytes", "max_buffered_bytes"}
+        top = self.table("<top>", raw, known)
         for required in ("kafka", "timeplus", "mappings"):
             if top and required not in top:
                 self.fail(required, "missing (required)")
@@ -313,6 +329,8 @@ class _Validator:
         batch = self.batch(top.get("batch", {}))
         mappings = self.mappings(top.get("mappings", []))
         drain = self.number("drain_timeout_s", top.get("drain_timeout_s", 30), minimum=0, integer=False)
+        max_message = self.size("max_message_bytes", top.get("max_message_bytes", DEFAULT_MAX_MESSAGE_BYTES))
+        max_buffered = self.size("max_buffered_bytes", top.get("max_buffered_bytes", DEFAULT_MAX_BUFFERED_BYTES))
         if self.problems or timeplus is None:
             raise ConfigError(self.problems)
         return Config(
@@ -321,6 +339,8 @@ class _Validator:
             batch=batch,
             mappings=tuple(mappings),
             drain_timeout_s=drain or 0.0,
+            max_message_bytes=max_message or DEFAULT_MAX_MESSAGE_BYTES,
+            max_buffered_bytes=max_buffered or DEFAULT_MAX_BUFFERED_BYTES,
             secrets=tuple(self.secrets),
         )
 
@@ -346,7 +366,7 @@ class _Validator:
 
     def timeplus(self, raw: Any) -> TimeplusConfig | None:
         known = {"url", "workspace", "api_key", "username", "password", "timeout_s",
-                 "connect_timeout_s", "gzip"}  # fmt: skip
+                 "connect_timeout_s", "gzip", "max_retries", "retry_backoff_s", "retry_backoff_max_s"}  # fmt: skip
         section = self.table("timeplus", raw, known)
         url = self.string("timeplus.url", section.get("url")) if "url" in section else None
         if "url" not in section and isinstance(raw, dict):
@@ -378,6 +398,15 @@ class _Validator:
             integer=False,
         )
         gzip = self.boolean("timeplus.gzip", section.get("gzip", False))
+        retries = None
+        if section.get("max_retries") is not None:
+            retries = self.integer("timeplus.max_retries", section["max_retries"], minimum=1)
+        backoff = self.number(
+            "timeplus.retry_backoff_s", section.get("retry_backoff_s", 0.2), minimum=0.001, integer=False
+        )
+        backoff_max = self.number(
+            "timeplus.retry_backoff_max_s", section.get("retry_backoff_max_s", 30), minimum=0.001, integer=False
+        )
         if url is None:
             return None
         return TimeplusConfig(
@@ -389,6 +418,9 @@ class _Validator:
             timeout_s=timeout or 30.0,
             connect_timeout_s=connect or 5.0,
             gzip=bool(gzip),
+            max_retries=retries,
+            retry_backoff_s=backoff or 0.2,
+            retry_backoff_max_s=backoff_max or 30.0,
         )
 
     def batch(self, raw: Any) -> BatchConfig:
@@ -407,11 +439,27 @@ class _Validator:
         if not isinstance(raw, list) or not raw:
             self.fail("mappings", f"expected a non-empty list of mappings, got {_show(raw)}")
             return []
-        found = [self.mapping(f"mappings[{i}]", item) for i, item in enumerate(raw)]
-        return [m for m in found if m is not None]
+        found = [m for m in (self.mapping(f"mappings[{i}]", item) for i, item in enumerate(raw)) if m is not None]
+        first_into: dict[str, MappingConfig] = {}
+        for mapping in found:
+            # Rows of one stream share batches, so they share columns and error handling.
+            first = first_into.setdefault(mapping.stream, mapping)
+            if [c.name for c in first.columns] != [c.name for c in mapping.columns]:
+                self.fail(
+                    f"{mapping.where}.columns",
+                    f"stream {mapping.stream!r} is also fed by {first.where} with other columns; "
+                    "give both mappings the same column names in the same order",
+                )
+            if (first.on_error, first.dlq_topic) != (mapping.on_error, mapping.dlq_topic):
+                self.fail(
+                    f"{mapping.where}.on_error",
+                    f"stream {mapping.stream!r} is also fed by {first.where} with other on_error/dlq_topic",
+                )
+        return found
 
     def mapping(self, path: str, raw: Any) -> MappingConfig | None:
-        known = {"topic", "topics", "topic_pattern", "stream", "format", "columns", "on_error"}
+        known = {"topic", "topics", "topic_pattern", "stream", "format", "columns", "on_error", "dlq_topic",
+                 "reject_duplicate_keys"}  # fmt: skip
         section = self.table(path, raw, known)
         if not section:
             return None
@@ -444,8 +492,17 @@ class _Validator:
         if "stream" not in section:
             self.fail(f"{path}.stream", "missing (required)")
         fmt = self.choice(f"{path}.format", section.get("format", "json"), FORMATS)
-        on_error = self.choice(f"{path}.on_error", section.get("on_error", "skip"), ON_ERROR)
+        dlq_topic = None
+        if "dlq_topic" in section:
+            dlq_topic = self.string(f"{path}.dlq_topic", section["dlq_topic"])
+        # Never a silent skip by default: dead-letter when there is somewhere to, else stop.
+        on_error = self.choice(f"{path}.on_error", section.get("on_error", "dlq" if dlq_topic else "fail"), ON_ERROR)
+        if on_error == "dlq" and not dlq_topic and "dlq_topic" not in section:
+            self.fail(f"{path}.dlq_topic", "missing: on_error dlq needs a dlq_topic")
         columns = self.columns(f"{path}.columns", section.get("columns"), fmt or "json")
+        strict = self.boolean(f"{path}.reject_duplicate_keys", section.get("reject_duplicate_keys", False))
+        if strict and fmt != "json":
+            self.fail(f"{path}.reject_duplicate_keys", f"applies to format json only, not {fmt}")
         if stream is None or not columns:
             return None
         return MappingConfig(
@@ -454,7 +511,9 @@ class _Validator:
             topics=tuple(topics),
             topic_pattern=pattern,
             format=fmt or "json",
-            on_error=on_error or "skip",
+            on_error=on_error or "fail",
+            dlq_topic=dlq_topic,
+            reject_duplicate_keys=bool(strict),
             where=path,
         )
 

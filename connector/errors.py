@@ -70,3 +70,12 @@ class DataError(ConnectorError):
         if self.column is not None:
             where.append(f"column {self.column}")
         return f"{', '.join(where)}: {self.reason}" if where else self.reason
+
+
+class IngestRejected(DataError):
+    """Timeplus refused the rows of a request as data (a bad value): retrying cannot help."""
+
+    def __init__(self, reason: str, *, stream: str, status: int, code: int | None) -> None:
+        super().__init__(reason, stream=stream)
+        self.status = status
+        self.code = code

@@ -20,6 +20,7 @@ Source rules:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any, Final, NamedTuple
 
@@ -45,6 +46,16 @@ Fallback = Callable[[], Any]
 _ABSENT: Final = object()
 
 
+def _json_kind(value: Any) -> str:
+    if isinstance(value, list):
+        return "a JSON array"
+    if isinstance(value, str):
+        return "a JSON string"
+    if value is None:
+        return "JSON null"
+    return f"a JSON {type(value).__name__}"
+
+
 def decode_value(value: bytes | None, fmt: str) -> Any:
     """Decode a message value as ``json``, ``string`` or ``bytes``; raise DataError."""
     if value is None:
@@ -63,24 +74,55 @@ def decode_value(value: bytes | None, fmt: str) -> Any:
             raise DataError(f"value is {utf8_reason(value, exc)}") from None
     if fmt == "bytes":
         return value
+    if fmt == STRICT_JSON:
+        decoded = decode_value(value, "json")
+        _reject_duplicate_keys(value)
+        return decoded
     raise ValueError(f"unknown format {fmt!r}")
+
+
+#: The decoding of ``format: json`` with ``reject_duplicate_keys: true``.
+STRICT_JSON: Final = "json/strict"
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for key, item in pairs:
+        if key in found:
+            raise DataError(f"value has the key {key!r} more than once")
+        found[key] = item
+    return found
+
+
+_DUPLICATE_CHECKER = json.JSONDecoder(object_pairs_hook=_no_duplicates)
+
+
+def _reject_duplicate_keys(value: bytes) -> None:
+    # orjson keeps the last of duplicate keys silently and has no option to refuse them;
+    # the stdlib decoder can, at ~4x the cost, so only mappings that ask pay for it.
+    _DUPLICATE_CHECKER.decode(value.decode("utf-8"))
 
 
 class Mapper:
     """One mapping compiled into a function per column; builds rows from messages."""
 
-    __slots__ = ("_build", "columns", "format", "mapping", "stream")
+    __slots__ = ("_build", "_needs_object", "columns", "format", "mapping", "stream")
 
     def __init__(self, mapping: MappingConfig) -> None:
         self.mapping = mapping
         self.stream = mapping.stream
         self.columns = tuple(c.name for c in mapping.columns)
-        self.format = mapping.format
+        #: How the value is decoded: the mapping's format, or STRICT_JSON.
+        self.format = STRICT_JSON if mapping.reject_duplicate_keys else mapping.format
+        # Paths into the value only make sense in an object: say so instead of "missing field".
+        self._needs_object = any(c.kind is SourceKind.VALUE and c.path for c in mapping.columns)
         self._build = _assemble([_compile(c, mapping.format) for c in mapping.columns])
 
     def build(self, msg: MessageLike, decoded: Any) -> list[Any]:
         """The row for ``msg`` in column order, from its decoded value; raise DataError."""
         try:
+            if self._needs_object and type(decoded) is not dict:
+                raise DataError(f"value is {_json_kind(decoded)}, but the mapping reads fields of a JSON object")
             return self._build(msg, decoded)
         except DataError as exc:
             raise self._located(exc, msg) from None

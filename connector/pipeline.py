@@ -11,17 +11,18 @@ import logging
 import queue
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from connector.batching import Batch, BatchLimits, StreamBatcher, encode_row
 from connector.config import Config, MappingConfig
+from connector.dead_letters import DECODE_OR_MAP, REJECTED, DeadLetter, dead_letter
 from connector.errors import ConnectorError, DataError, FatalError, RetriableError
 from connector.mapping import Mapper, compile_mappers, decode_value
 from connector.offsets import OffsetTracker, Segment
 from connector.offsets import TopicPartition as TP
 from connector.records import MessageLike
-from connector.sender import IngestSink, RetryPolicy, Sender
+from connector.sender import IngestSink, Outcome, RetryPolicy, Sender
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,14 @@ class RecordSource(Protocol):
     def close(self) -> None: ...
 
 
+class DeadLetterSink(Protocol):
+    """Where dead letters go; ``KafkaDeadLetters`` is the real one."""
+
+    def send(self, letter: DeadLetter, on_done: Callable[[str | None], None]) -> None: ...
+    def poll(self) -> None: ...
+    def flush(self, timeout: float) -> int: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Tuning:
     """Knobs of the loop that are not part of the user's YAML (yet)."""
@@ -56,9 +65,10 @@ class Tuning:
     poll_timeout_s: float = 0.05
     commit_interval_s: float = 1.0
     workers: int = 2
-    #: Encoded rows buffered or in flight above which all partitions are paused.
-    max_buffered_bytes: int = 64 * 1024 * 1024
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    #: Overrides the config's retry settings (tests use short backoffs).
+    retry: RetryPolicy | None = None
+    #: Overrides the config's max_buffered_bytes.
+    max_buffered_bytes: int | None = None
 
 
 @dataclass(slots=True)
@@ -69,6 +79,8 @@ class Stats:
     rows: int = 0
     batches: int = 0
     skipped: int = 0
+    dead_letters: int = 0
+    rejected_rows: int = 0
     commits: int = 0
 
 
@@ -92,6 +104,7 @@ class Pipeline:
         source: RecordSource,
         sink: IngestSink,
         *,
+        dead_letters: DeadLetterSink | None = None,
         until_caught_up: bool = False,
         tuning: Tuning | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -100,25 +113,31 @@ class Pipeline:
         self.tuning = tuning or Tuning()
         self.stats = Stats()
         self._source = source
-        self._sender = Sender(sink, workers=self.tuning.workers, policy=self.tuning.retry)
+        self._dead_letters = dead_letters
+        if dead_letters is None and any(m.on_error == "dlq" for m in config.mappings):
+            raise FatalError("a mapping dead-letters (on_error: dlq) but no dead-letter producer was given")
+        timeplus = config.timeplus
+        policy = self.tuning.retry or RetryPolicy(
+            timeplus.retry_backoff_s, timeplus.retry_backoff_max_s, timeplus.max_retries
+        )
+        self._max_buffered = self.tuning.max_buffered_bytes or config.max_buffered_bytes
+        self._sender = Sender(sink, workers=self.tuning.workers, policy=policy)
         self._clock = clock
         self._tracker = OffsetTracker()
         self._mappers = compile_mappers(config.mappings)
         limits = BatchLimits(config.batch.max_rows, config.batch.max_bytes, config.batch.linger_ms / 1000)
-        # One batcher per stream: two mappings into one stream must agree on columns.
+        # One batcher per stream (the config ensures mappings into one stream agree on
+        # columns and error handling, so the first mapping speaks for the stream).
         self._batchers: dict[str, StreamBatcher] = {}
+        self._stream_mapping: dict[str, MappingConfig] = {}
         self._targets: list[tuple[Mapper, StreamBatcher]] = []
         for mapper in self._mappers:
-            batcher = self._batchers.get(mapper.stream)
-            if batcher is None:
-                batcher = self._batchers[mapper.stream] = StreamBatcher(mapper.stream, mapper.columns, limits)
-            elif batcher.columns != mapper.columns:
-                raise FatalError(
-                    f"{mapper.mapping.where}: stream {mapper.stream!r} is also fed by another mapping "
-                    "with different columns; give both mappings the same columns in the same order"
-                )
-            self._targets.append((mapper, batcher))
+            if mapper.stream not in self._batchers:
+                self._batchers[mapper.stream] = StreamBatcher(mapper.stream, mapper.columns, limits)
+                self._stream_mapping[mapper.stream] = mapper.mapping
+            self._targets.append((mapper, self._batchers[mapper.stream]))
         self._routes: dict[str, _Route] = {}
+        self._awaiting_letters: list[tuple[Segment, Batch]] = []
         self._stopping = False
         self._fatal: ConnectorError | None = None
         self._paused = False
@@ -151,10 +170,13 @@ class Pipeline:
                 self._sender.close()
                 self._source.close()
                 log.info(
-                    "stopped: %d messages, %d rows in %d batches, %d skipped, %d commits",
+                    "stopped: %d messages, %d rows in %d batches, %d rejected rows, %d dead letters, "
+                    "%d skipped, %d commits",
                     self.stats.messages,
                     self.stats.rows,
                     self.stats.batches,
+                    self.stats.rejected_rows,
+                    self.stats.dead_letters,
                     self.stats.skipped,
                     self.stats.commits,
                 )
@@ -165,6 +187,8 @@ class Pipeline:
     # -- the loop -----------------------------------------------------------
 
     def _step(self) -> None:
+        if self._dead_letters is not None:
+            self._dead_letters.poll()
         self._collect_outcomes()
         if self._fatal is not None:
             raise self._fatal
@@ -183,6 +207,7 @@ class Pipeline:
         segments: dict[TP, Segment] = {}
         routes = self._routes
         tracker = self._tracker
+        max_bytes = self.config.max_message_bytes
         for message in messages:
             topic = message.topic() or ""
             partition = message.partition() or 0
@@ -193,21 +218,24 @@ class Pipeline:
                 segment = segments[tp] = tracker.open(topic, partition, offset)
             segment.last = offset
             route = routes.get(topic) or self._route_for(topic)
+            value = message.value()
             for fmt, targets in route.by_format.items():
                 try:
-                    decoded = decode_value(message.value(), fmt)
+                    if value is not None and len(value) > max_bytes:
+                        raise DataError(f"value of {len(value)} bytes is over max_message_bytes ({max_bytes})")
+                    decoded = decode_value(value, fmt)
                 except DataError as exc:
                     exc.topic, exc.partition, exc.offset = topic, partition, offset
                     for mapper, _ in targets:
-                        self._data_error(exc, mapper.mapping)
+                        self._data_error(exc, mapper.mapping, message, segment)
                     continue
                 for mapper, batcher in targets:
                     try:
                         row = mapper.build(message, decoded)
                     except DataError as exc:
-                        self._data_error(exc, mapper.mapping)
+                        self._data_error(exc, mapper.mapping, message, segment)
                         continue
-                    ready = batcher.add(encode_row(row), segment, now)
+                    ready = batcher.add(encode_row(row), segment, message, now)
                     if ready is not None:
                         for batch in ready:
                             self._send(batch)
@@ -224,12 +252,43 @@ class Pipeline:
             )
         return route
 
-    def _data_error(self, error: DataError, mapping: MappingConfig) -> None:
+    def _data_error(
+        self,
+        error: DataError,
+        mapping: MappingConfig,
+        message: MessageLike,
+        segment: Segment,
+        *,
+        rejected: bool = False,
+    ) -> None:
+        """Apply the mapping's on_error to one bad message; ``segment`` waits for a dead letter."""
         error.stream = error.stream or mapping.stream
         if mapping.on_error == "fail":
             raise FatalError(f"{mapping.where} (on_error: fail): {error}")
-        self.stats.skipped += 1
-        log.warning("skipped message: %s", error)
+        if mapping.on_error == "skip" or self._dead_letters is None or mapping.dlq_topic is None:
+            self.stats.skipped += 1
+            log.warning("skipped message (on_error: skip): %s", error)
+            return
+        letter = dead_letter(
+            message,
+            error,
+            dlq_topic=mapping.dlq_topic,
+            stream=mapping.stream,
+            error_class=REJECTED if rejected else DECODE_OR_MAP,
+        )
+        tracker = self._tracker
+        tracker.hold(segment)
+
+        def delivered(failure: str | None) -> None:
+            if failure is None:
+                tracker.release(segment)
+                self.stats.dead_letters += 1
+                log.warning("dead-lettered %s", letter.describe)
+            elif self._fatal is None:
+                self._fatal = FatalError(f"dead letter {letter.describe} not delivered: {failure}")
+                self._stopping = True
+
+        self._dead_letters.send(letter, delivered)
 
     def _send(self, batch: Batch | None) -> None:
         if batch is None or not len(batch):
@@ -247,7 +306,7 @@ class Pipeline:
         while True:
             self._sender.settled(outcome)
             if outcome.error is None:
-                outcome.batch.release()
+                self._settle_rejected(outcome)
             elif self._draining and isinstance(outcome.error, RetriableError):
                 # Shutdown gave up retrying: not a failure of the process, and not committed.
                 log.warning("%s; left uncommitted for the next run", outcome.error)
@@ -265,21 +324,55 @@ class Pipeline:
             except queue.Empty:
                 return
 
+    def _settle_rejected(self, outcome: Outcome) -> None:
+        """Handle rows Timeplus refused in an otherwise delivered batch, then release it."""
+        batch = outcome.batch
+        if outcome.rejected:
+            mapping = self._stream_mapping[batch.stream]
+            # The batch holds its segments until every rejected row is dead-lettered:
+            # hold a stand-in segment for those letters and release the batch with it.
+            settled = Segment(batch.stream, -1, 0)
+            settled.sealed = True
+            for index, reason in outcome.rejected:
+                message = batch.messages[index]
+                error = DataError(
+                    f"rejected by Timeplus: {reason}",
+                    topic=message.topic(),
+                    partition=message.partition(),
+                    offset=message.offset(),
+                    stream=batch.stream,
+                )
+                self.stats.rejected_rows += 1
+                self._data_error(error, mapping, message, settled, rejected=True)
+            if not settled.done:
+                self._awaiting_letters.append((settled, batch))
+                return
+        batch.release()
+
+    def _release_settled(self) -> None:
+        """Release batches whose rejected rows are all dead-lettered now."""
+        if self._awaiting_letters:
+            waiting = []
+            for settled, batch in self._awaiting_letters:
+                if settled.done:
+                    batch.release()
+                else:
+                    waiting.append((settled, batch))
+            self._awaiting_letters = waiting
+
     def _buffered_bytes(self) -> int:
         return self._sender.in_flight_bytes + sum(b.buffered_bytes for b in self._batchers.values())
 
     def _apply_backpressure(self) -> None:
+        """Pause every partition while Timeplus is failing or too much is buffered."""
         buffered = self._buffered_bytes()
-        limit = self.tuning.max_buffered_bytes
-        if not self._paused and buffered > limit:
+        outage = self._sender.in_outage
+        if not self._paused and (outage or buffered > self._max_buffered):
             self._paused = True
             self._source.pause(self._assigned_list())
-            log.info(
-                "paused %d partition(s): %d bytes buffered or in flight",
-                len(self._assigned),
-                buffered,
-            )
-        elif self._paused and buffered <= limit // 2:
+            reason = "Timeplus is failing" if outage else f"{buffered} bytes buffered or in flight"
+            log.info("paused %d partition(s): %s", len(self._assigned), reason)
+        elif self._paused and not outage and buffered <= self._max_buffered // 2:
             self._paused = False
             self._source.resume(self._assigned_list())
             log.info("resumed %d partition(s)", len(self._assigned))
@@ -288,6 +381,7 @@ class Pipeline:
 
     def _commit(self, *, asynchronous: bool, only: set[TP] | None = None) -> None:
         self._last_commit = self._clock()
+        self._release_settled()
         offsets = self._tracker.committable(unchanged_too=not asynchronous)
         if only is not None:
             offsets = {tp: o for tp, o in offsets.items() if tp in only}
@@ -307,6 +401,12 @@ class Pipeline:
         deadline = self._clock() + self.config.drain_timeout_s
         while self._sender.in_flight and self._clock() < deadline:
             self._collect_outcomes(timeout=min(0.1, max(0.001, deadline - self._clock())))
+            if self._dead_letters is not None:
+                self._dead_letters.poll()
+        if self._dead_letters is not None:
+            unacknowledged = self._dead_letters.flush(max(0.0, deadline - self._clock()))
+            if unacknowledged:
+                log.warning("%d dead letter(s) unacknowledged; their offsets stay uncommitted", unacknowledged)
         if self._sender.in_flight:
             log.warning(
                 "drain timeout (%.0f s): %d batch(es) undelivered; their offsets stay uncommitted",

@@ -3,7 +3,9 @@
 The consumer thread hands batches over and later collects outcomes from a queue, so
 HTTP round trips overlap with consuming and mapping. Retriable failures are retried
 with capped exponential backoff and full jitter, honouring ``Retry-After``; one
-warning is logged per outage, not one per attempt.
+warning is logged per outage, not one per attempt. A batch that Timeplus rejects as
+data is split in halves until the offending rows are isolated: the good rows are
+delivered and the bad ones come back in the outcome, with Timeplus's reason.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from connector.batching import Batch
-from connector.errors import ConnectorError, RetriableError
+from connector.errors import ConnectorError, IngestRejected, RetriableError
 
 log = logging.getLogger(__name__)
 
@@ -46,10 +48,15 @@ class RetryPolicy:
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """What happened to one batch: ``error`` is None when Timeplus accepted it."""
+    """What happened to one batch.
+
+    ``error`` is None when every row was accepted except those in ``rejected``
+    (row index, Timeplus's reason), which no retry can make acceptable.
+    """
 
     batch: Batch
     error: ConnectorError | None
+    rejected: tuple[tuple[int, str], ...] = ()
 
 
 class Sender:
@@ -67,6 +74,7 @@ class Sender:
         self.in_flight = 0
         self.in_flight_bytes = 0
         self.retries = 0
+        self.requests = 0
 
     def submit(self, batch: Batch) -> None:
         """Start delivering ``batch``; its outcome arrives on ``outcomes``."""
@@ -88,34 +96,67 @@ class Sender:
         self._abandon.set()
         self._pool.shutdown(wait=True, cancel_futures=True)
 
+    @property
+    def in_outage(self) -> bool:
+        """True while the latest attempts are failing and being retried."""
+        return self._outage_failures > 0
+
     def _deliver(self, batch: Batch) -> None:
-        body = batch.body()
+        rejected: list[tuple[int, str]] = []
+        try:
+            self._bisect(batch, 0, len(batch), rejected)
+        except ConnectorError as exc:
+            self.outcomes.put(Outcome(batch, exc))
+        except Exception as exc:  # a bug in a sink must not lose the batch silently
+            log.exception("ingest into %s: unexpected error", batch.stream)
+            self.outcomes.put(Outcome(batch, ConnectorError(f"unexpected {type(exc).__name__}: {exc}")))
+        else:
+            self.outcomes.put(Outcome(batch, None, tuple(rejected)))
+
+    def _bisect(
+        self, batch: Batch, start: int, stop: int, rejected: list[tuple[int, str]], *, bad: bool = False
+    ) -> bool:
+        """Deliver rows start..stop, isolating rows Timeplus rejects; True if none was rejected.
+
+        ``bad`` says the range is known to hold a rejected row (its sibling half was
+        accepted), so sending it whole again would only be refused: split it at once.
+        One bad row in n costs about log2(n) extra requests.
+        """
+        if not bad or stop - start == 1:
+            try:
+                self._send(batch.stream, batch.body(start, stop))
+                return True
+            except IngestRejected as exc:
+                if stop - start == 1:
+                    rejected.append((start, exc.reason))
+                    return False
+                log.info("ingest into %s: %d rows rejected (%s); splitting to find the bad rows",
+                         batch.stream, stop - start, exc.reason)  # fmt: skip
+        middle = (start + stop) // 2
+        left_ok = self._bisect(batch, start, middle, rejected)
+        self._bisect(batch, middle, stop, rejected, bad=left_ok)
+        return False
+
+    def _send(self, stream: str, body: bytes) -> None:
+        """One request, retried while the failure is retriable; raises anything else."""
         attempt = 0
         while True:
             attempt += 1
+            self.requests += 1
             try:
-                self._sink.ingest(batch.stream, body)
+                self._sink.ingest(stream, body)
             except RetriableError as exc:
-                self._note_failure(batch, exc)
+                self._note_failure(exc)
                 out_of_attempts = self._policy.max_attempts is not None and attempt >= self._policy.max_attempts
                 if out_of_attempts or self._abandon.wait(self._policy.delay(attempt, exc.retry_after)):
-                    self.outcomes.put(Outcome(batch, exc))
-                    return
-                self.retries += 1
+                    raise
                 continue
-            except ConnectorError as exc:
-                self.outcomes.put(Outcome(batch, exc))
-                return
-            except Exception as exc:  # a bug in a sink must not lose the batch silently
-                log.exception("ingest into %s: unexpected error", batch.stream)
-                self.outcomes.put(Outcome(batch, ConnectorError(f"unexpected {type(exc).__name__}: {exc}")))
-                return
             self._note_success()
-            self.outcomes.put(Outcome(batch, None))
             return
 
-    def _note_failure(self, batch: Batch, exc: RetriableError) -> None:
+    def _note_failure(self, exc: RetriableError) -> None:
         with self._outage_lock:
+            self.retries += 1
             self._outage_failures += 1
             if self._outage_failures == 1:
                 self._outage_started = time.monotonic()

@@ -17,7 +17,7 @@ import orjson
 import requests
 
 from connector.config import TimeplusConfig
-from connector.errors import DataError, FatalError, RetriableError
+from connector.errors import FatalError, IngestRejected, RetriableError
 
 log = logging.getLogger(__name__)
 
@@ -27,15 +27,6 @@ AUTH_ERROR_CODES = frozenset({192, 193, 194, 195, 516})
 UNKNOWN_STREAM = 60
 UNKNOWN_COLUMN = 16
 RETRIABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
-
-
-class IngestRejected(DataError):
-    """Timeplus refused the rows of a request as data (a bad value)."""
-
-    def __init__(self, reason: str, *, stream: str, status: int, code: int | None) -> None:
-        super().__init__(reason, stream=stream)
-        self.status = status
-        self.code = code
 
 
 class TimeplusClient:

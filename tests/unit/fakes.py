@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 
 import orjson
 
+from connector.dead_letters import DeadLetter
 from connector.errors import ConnectorError
 from connector.offsets import TopicPartition as TP
 from connector.records import MessageLike, Record
@@ -76,12 +77,17 @@ class FakeSource:
 
 
 class FakeSink:
-    """Records accepted rows per stream; ``fail`` decides per call whether to raise."""
+    """Records accepted rows per stream; ``fail`` (by call) or ``reject`` (by body) may raise instead."""
 
-    def __init__(self, fail: Callable[[str, int], ConnectorError | None] | None = None) -> None:
+    def __init__(
+        self,
+        fail: Callable[[str, int], ConnectorError | None] | None = None,
+        reject: Callable[[str, int, bytes], ConnectorError | None] | None = None,
+    ) -> None:
         self.rows: dict[str, list[list[object]]] = {}
         self.calls = 0
         self._fail = fail
+        self._reject = reject
         self._lock = threading.Lock()
 
     def ingest(self, stream: str, body: bytes, *, idempotent_id: str | None = None) -> None:
@@ -89,6 +95,8 @@ class FakeSink:
             self.calls += 1
             call = self.calls
         error = self._fail(stream, call) if self._fail else None
+        if error is None and self._reject is not None:
+            error = self._reject(stream, call, body)
         if error is not None:
             raise error
         payload = orjson.loads(body)
@@ -100,3 +108,25 @@ def json_records(topic: str, partition: int, values: list[object]) -> list[Recor
     """Records with JSON values at offsets 0..n-1."""
     return [Record(topic, partition, offset, orjson.dumps(v), timestamp_ms=1_700_000_000_000 + offset)
             for offset, v in enumerate(values)]  # fmt: skip
+
+
+class FakeDeadLetters:
+    """Collects dead letters; each is acknowledged (or failed) on the next poll."""
+
+    def __init__(self, failure: str | None = None) -> None:
+        self.letters: list[DeadLetter] = []
+        self._pending: list[Callable[[str | None], None]] = []
+        self._failure = failure
+
+    def send(self, letter: DeadLetter, on_done: Callable[[str | None], None]) -> None:
+        self.letters.append(letter)
+        self._pending.append(on_done)
+
+    def poll(self) -> None:
+        pending, self._pending = self._pending, []
+        for on_done in pending:
+            on_done(self._failure)
+
+    def flush(self, timeout: float) -> int:
+        self.poll()
+        return 0

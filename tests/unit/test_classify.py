@@ -3,8 +3,8 @@
 import orjson
 import pytest
 
-from connector.errors import FatalError, RetriableError
-from connector.timeplus import IngestRejected, classify
+from connector.errors import FatalError, IngestRejected, RetriableError
+from connector.timeplus import classify
 
 
 def proton(code: int, message: str = "boom") -> bytes:

@@ -207,7 +207,12 @@ key_nullable: {from: key, type: nullable(string)}
             "missing field value.customer.name",
         ),
         ("name: value.customer.name", message({"customer": "Ada"}), "missing field value.customer.name"),
-        ("name: value.customer.name", message(["not", "an", "object"]), "missing field value.customer.name"),
+        (
+            "name: value.customer.name",
+            message(["not", "an", "object"]),
+            "value is a JSON array, but the mapping reads fields of a JSON object",
+        ),
+        ("name: value.n", message(42), "value is a JSON int, but the mapping reads fields of a JSON object"),
         ("tag: value.tags.2", message({"tags": ["a", "b"]}), "missing field value.tags.2"),
         ("tag: value.tags.0", message({"tags": "abc"}), "missing field value.tags.0"),
         ("k: key", message({}), "missing key"),
@@ -378,3 +383,21 @@ ip: {from: value.ip, type: ipv6}
     )
     row = m.row(message({"id": 2**64 - 1, "tags": ["a", 1], "attrs": {"x": None, "y": "2"}, "ip": "10.0.0.1"}))
     assert orjson.loads(orjson.dumps(row)) == [2**64 - 1, ["a", "1"], {"x": None, "y": 2}, "::ffff:a00:1"]
+
+
+def test_duplicate_keys_are_refused_only_when_asked() -> None:
+    relaxed = mapper("id: value.id")
+    assert relaxed.row(Record("t", 0, 0, b'{"id": 1, "id": 2}')) == [2]  # orjson: the last one wins
+    strict = Mapper(
+        parse_config(
+            """
+kafka: {bootstrap.servers: 'k:9092'}
+timeplus: {url: 'http://tp:3218'}
+mappings: [{topic: t, stream: s, reject_duplicate_keys: true, columns: {id: value.id}}]
+""",
+            env={},
+        ).mappings[0]
+    )
+    assert strict.row(Record("t", 0, 0, b'{"id": 1, "x": {"a": 1}}')) == [1]
+    with pytest.raises(DataError, match="the key 'a' more than once"):
+        strict.row(Record("t", 0, 0, b'{"id": 1, "x": {"a": 1, "a": 2}}'))

@@ -29,6 +29,7 @@ def config(on_error: str = "skip", max_rows: int = 10) -> Config:
                   offset: offset
               - topic: orders
                 stream: audit
+                on_error: skip
                 columns:
                   id: value.id
             """

@@ -1,0 +1,1 @@
+"""Tests of the Timeplus emulator: every behaviour, every error case, real clients."""

@@ -1,14 +1,17 @@
-"""Per-stream batches of encoded rows, flushed on rows, bytes or linger time.
+"""Per-stream batches of rows, flushed on rows, bytes or linger time.
 
-Each row is encoded to JSON once, when it is added, so the batch always knows its
-exact serialized size and the payload is built by joining bytes (no second encoding).
+Rows stay Python lists until the batch is sent, and the whole batch is then encoded
+in one call (``orjson`` encodes a batch at a fraction of the per-row cost). The byte
+limit is therefore kept on an estimate: each row counts the size of the message it
+came from, scaled by how the last encoded batch of the stream compared with its
+estimate. A body that still comes out over the limit is split before it is sent.
 """
 
 from __future__ import annotations
 
-from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 
@@ -26,53 +29,36 @@ class BatchLimits:
 
 
 class Batch:
-    """Encoded rows bound for one stream, and the segments they came from.
+    """Rows bound for one stream, the messages they came from, and their segments."""
 
-    Rows are copied into one growing buffer: an ``orjson.dumps`` result keeps a
-    heap block far larger than its length, so holding one bytes object per row would
-    cost tens of times the payload in memory.
-    """
-
-    __slots__ = ("_buffer", "_ends", "columns", "created_at", "messages", "segments", "stream")
+    __slots__ = ("_head", "columns", "created_at", "estimated_bytes", "messages", "rows", "segments", "stream")
 
     def __init__(self, stream: str, columns: Sequence[str], created_at: float) -> None:
         self.stream = stream
         self.columns = tuple(columns)
-        self.segments: list[Segment] = []
+        self.rows: list[list[Any]] = []
         #: The message each row came from, to dead-letter it if Timeplus rejects the row.
         self.messages: list[MessageLike] = []
+        self.segments: list[Segment] = []
+        self.estimated_bytes = 0
         self.created_at = created_at
-        self._buffer = bytearray()  # rows, each followed by a comma
-        self._ends = array("Q")  # where each row ends in the buffer
+        self._head = _head(self.columns)
 
-    def add(self, row: bytes, segment: Segment, message: MessageLike) -> None:
-        """Append an encoded row; hold its segment until this batch is delivered."""
+    def add(self, row: list[Any], segment: Segment, message: MessageLike, size: int) -> None:
+        """Append a row; hold its segment until this batch is delivered."""
+        self.rows.append(row)
         self.messages.append(message)
-        buffer = self._buffer
-        buffer += row
-        self._ends.append(len(buffer))
-        buffer += b","
+        self.estimated_bytes += size
         # Consecutive rows mostly come from the same segment: hold it once per run.
         # A segment held twice is also released twice, so repeats are harmless.
         if not self.segments or self.segments[-1] is not segment:
             OffsetTracker.hold(segment)
             self.segments.append(segment)
 
-    @property
-    def size(self) -> int:
-        """Bytes of the encoded rows and their separators."""
-        return len(self._buffer)
-
     def body(self, start: int = 0, stop: int | None = None) -> bytes:
         """The compact ingest payload ``{"columns": [...], "data": [[...], ...]}`` of rows start..stop."""
-        stop = len(self._ends) if stop is None else stop
-        first = self._ends[start - 1] + 1 if start else 0
-        return _head(self.columns) + self._buffer[first : self._ends[stop - 1]] + b"]}"
-
-    def row(self, index: int) -> bytes:
-        """The encoded row at ``index``."""
-        start = self._ends[index - 1] + 1 if index else 0
-        return bytes(self._buffer[start : self._ends[index]])
+        rows = self.rows if start == 0 and stop is None else self.rows[start:stop]
+        return self._head + orjson.dumps(rows) + b"}"
 
     def release(self) -> None:
         """The rows were accepted (or dealt with): let their offsets advance."""
@@ -82,24 +68,19 @@ class Batch:
         self.messages = []
 
     def __len__(self) -> int:
-        return len(self._ends)
+        return len(self.rows)
 
     def __repr__(self) -> str:
-        return f"Batch({self.stream}, rows={len(self)}, bytes={self.size})"
+        return f"Batch({self.stream}, rows={len(self.rows)}, ~{self.estimated_bytes} bytes)"
 
 
-def encode_row(row: list[object]) -> bytes:
-    """Encode one row as a JSON array."""
-    return orjson.dumps(row)
-
-
-def encode_compact(columns: Sequence[str], rows: Sequence[bytes]) -> bytes:
-    """Join encoded rows into Timeplus's compact ingest body."""
-    return _head(columns) + b",".join(rows) + b"]}"
+def encode_compact(columns: Sequence[str], rows: Sequence[list[Any]]) -> bytes:
+    """Timeplus's compact ingest body for ``rows``."""
+    return _head(columns) + orjson.dumps(list(rows)) + b"}"
 
 
 def _head(columns: Sequence[str]) -> bytes:
-    return b'{"columns":' + orjson.dumps(list(columns)) + b',"data":['
+    return b'{"columns":' + orjson.dumps(list(columns)) + b',"data":'
 
 
 class StreamBatcher:
@@ -109,26 +90,35 @@ class StreamBatcher:
         self.stream = stream
         self.columns = tuple(columns)
         self.limits = limits
-        # Bytes of the payload around the rows, so max_bytes bounds the whole body.
-        self._overhead = len(encode_compact(self.columns, []))
+        # Estimated bytes that fill a batch; corrected by ``observe`` as bodies are encoded.
+        self._byte_budget = limits.max_bytes
+        self._max_rows = limits.max_rows
         self._batch: Batch | None = None
 
-    def add(self, row: bytes, segment: Segment, message: MessageLike, now: float) -> tuple[Batch, ...] | None:
-        """Add a row; return the batches that must be sent now, if any became full."""
-        closed: tuple[Batch, ...] = ()
+    def add(self, row: list[Any], segment: Segment, message: MessageLike, size: int, now: float) -> Batch | None:
+        """Add a row whose message had ``size`` bytes; return the batch if it is now full."""
+        # Batch.add, inlined: this runs once per row.
         batch = self._batch
-        if batch is not None and batch.size + len(row) + self._overhead > self.limits.max_bytes:
-            closed = (batch,)
-            batch = None
         if batch is None:
             batch = self._batch = Batch(self.stream, self.columns, now)
-        batch.add(row, segment, message)
-        limits = self.limits
-        if len(batch) >= limits.max_rows or batch.size + self._overhead >= limits.max_bytes:
-            # A row that alone reaches max_bytes travels on its own; it is never dropped.
+        rows = batch.rows
+        rows.append(row)
+        batch.messages.append(message)
+        batch.estimated_bytes += size
+        segments = batch.segments
+        if not segments or segments[-1] is not segment:
+            segment.pending += 1
+            segments.append(segment)
+        if len(rows) >= self._max_rows or batch.estimated_bytes >= self._byte_budget:
             self._batch = None
-            return (*closed, batch)
-        return closed or None
+            return batch
+        return None
+
+    def observe(self, estimated: int, actual: int) -> None:
+        """Learn from an encoded body how estimates compare with real sizes."""
+        if estimated > 0 and actual > 0:
+            budget = int(self.limits.max_bytes * estimated / actual)
+            self._byte_budget = max(1, min(budget, self.limits.max_bytes * 16))
 
     def due(self, now: float) -> bool:
         """True when the open batch has waited for ``linger_s``."""
@@ -141,5 +131,5 @@ class StreamBatcher:
 
     @property
     def buffered_bytes(self) -> int:
-        """Serialized size of the open batch."""
-        return 0 if self._batch is None else self._batch.size
+        """Estimated size of the open batch."""
+        return 0 if self._batch is None else self._batch.estimated_bytes

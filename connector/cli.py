@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import signal
 import sys
@@ -77,6 +78,12 @@ def _run(config: Config, *, until_caught_up: bool) -> int:
         log.info("received %s: flushing, committing and stopping", signal.Signals(signum).name)
         pipeline.stop()
 
+    # Rows and messages held in batches are long-lived containers: with the default
+    # thresholds the cyclic GC rescans them thousands of times a second (~20% of the
+    # hot path). Nothing here relies on cycle collection promptly; freeze the start-up
+    # heap and collect far less often.
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 1000)
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
     try:

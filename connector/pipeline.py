@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from connector.batching import Batch, BatchLimits, StreamBatcher, encode_row
+from connector.batching import Batch, BatchLimits, StreamBatcher
 from connector.config import Config, MappingConfig
 from connector.dead_letters import DECODE_OR_MAP, REJECTED, DeadLetter, dead_letter
 from connector.errors import ConnectorError, DataError, FatalError, RetriableError
@@ -84,15 +84,15 @@ class Stats:
     commits: int = 0
 
 
-class _Route:
-    """The mappings of one topic, grouped so each format is decoded once per message."""
+Targets = list[tuple[Mapper, StreamBatcher]]
 
-    __slots__ = ("by_format",)
 
-    def __init__(self, targets: list[tuple[Mapper, StreamBatcher]]) -> None:
-        self.by_format: dict[str, list[tuple[Mapper, StreamBatcher]]] = {}
-        for mapper, batcher in targets:
-            self.by_format.setdefault(mapper.format, []).append((mapper, batcher))
+def _route(targets: Targets) -> tuple[tuple[str, Targets], ...]:
+    """The mappings of one topic grouped by how the value is decoded, so it is decoded once."""
+    by_format: dict[str, Targets] = {}
+    for mapper, batcher in targets:
+        by_format.setdefault(mapper.format, []).append((mapper, batcher))
+    return tuple(by_format.items())
 
 
 class Pipeline:
@@ -121,7 +121,9 @@ class Pipeline:
             timeplus.retry_backoff_s, timeplus.retry_backoff_max_s, timeplus.max_retries
         )
         self._max_buffered = self.tuning.max_buffered_bytes or config.max_buffered_bytes
-        self._sender = Sender(sink, workers=self.tuning.workers, policy=policy)
+        self._sender = Sender(
+            sink, max_request_bytes=config.batch.max_bytes, workers=self.tuning.workers, policy=policy
+        )
         self._clock = clock
         self._tracker = OffsetTracker()
         self._mappers = compile_mappers(config.mappings)
@@ -136,7 +138,7 @@ class Pipeline:
                 self._batchers[mapper.stream] = StreamBatcher(mapper.stream, mapper.columns, limits)
                 self._stream_mapping[mapper.stream] = mapper.mapping
             self._targets.append((mapper, self._batchers[mapper.stream]))
-        self._routes: dict[str, _Route] = {}
+        self._routes: dict[str, tuple[tuple[str, Targets], ...]] = {}
         self._awaiting_letters: list[tuple[Segment, Batch]] = []
         self._stopping = False
         self._fatal: ConnectorError | None = None
@@ -204,25 +206,32 @@ class Pipeline:
             self._commit(asynchronous=True)
 
     def _process(self, messages: list[MessageLike], now: float) -> None:
+        """Map, batch and send one poll's messages. The hot path: keep per-message work minimal."""
         segments: dict[TP, Segment] = {}
         routes = self._routes
-        tracker = self._tracker
         max_bytes = self.config.max_message_bytes
+        last_topic: str | None = None
+        last_partition = -1
+        segment: Segment | None = None
+        route: tuple[tuple[str, Targets], ...] = ()
         for message in messages:
             topic = message.topic() or ""
             partition = message.partition() or 0
             offset = message.offset() or 0
-            tp = (topic, partition)
-            segment = segments.get(tp)
-            if segment is None:
-                segment = segments[tp] = tracker.open(topic, partition, offset)
+            if partition != last_partition or topic != last_topic:
+                last_topic, last_partition = topic, partition
+                segment = segments.get((topic, partition))
+                if segment is None:
+                    segment = segments[(topic, partition)] = self._tracker.open(topic, partition, offset)
+                route = routes.get(topic) or self._route_for(topic)
+            assert segment is not None
             segment.last = offset
-            route = routes.get(topic) or self._route_for(topic)
             value = message.value()
-            for fmt, targets in route.by_format.items():
+            size = len(value) if value is not None else 0
+            for fmt, targets in route:
                 try:
-                    if value is not None and len(value) > max_bytes:
-                        raise DataError(f"value of {len(value)} bytes is over max_message_bytes ({max_bytes})")
+                    if size > max_bytes:
+                        raise DataError(f"value of {size} bytes is over max_message_bytes ({max_bytes})")
                     decoded = decode_value(value, fmt)
                 except DataError as exc:
                     exc.topic, exc.partition, exc.offset = topic, partition, offset
@@ -235,21 +244,17 @@ class Pipeline:
                     except DataError as exc:
                         self._data_error(exc, mapper.mapping, message, segment)
                         continue
-                    ready = batcher.add(encode_row(row), segment, message, now)
-                    if ready is not None:
-                        for batch in ready:
-                            self._send(batch)
-        for segment in segments.values():
-            tracker.seal(segment)
+                    full = batcher.add(row, segment, message, size, now)
+                    if full is not None:
+                        self._send(full)
+        for open_segment in segments.values():
+            open_segment.sealed = True
         self.stats.messages += len(messages)
 
-    def _route_for(self, topic: str) -> _Route:
-        route = self._routes[topic] = _Route([(m, b) for m, b in self._targets if m.mapping.matches(topic)])
-        if not route.by_format:
-            log.warning(
-                "topic %s matches the subscription but no mapping; its messages are passed over",
-                topic,
-            )
+    def _route_for(self, topic: str) -> tuple[tuple[str, Targets], ...]:
+        route = self._routes[topic] = _route([(m, b) for m, b in self._targets if m.mapping.matches(topic)])
+        if not route:
+            log.warning("topic %s matches the subscription but no mapping; its messages are passed over", topic)
         return route
 
     def _data_error(
@@ -291,7 +296,7 @@ class Pipeline:
         self._dead_letters.send(letter, delivered)
 
     def _send(self, batch: Batch | None) -> None:
-        if batch is None or not len(batch):
+        if batch is None or not batch.rows:
             return
         self.stats.batches += 1
         self.stats.rows += len(batch)
@@ -306,6 +311,7 @@ class Pipeline:
         while True:
             self._sender.settled(outcome)
             if outcome.error is None:
+                self._batchers[outcome.batch.stream].observe(outcome.batch.estimated_bytes, outcome.encoded_bytes)
                 self._settle_rejected(outcome)
             elif self._draining and isinstance(outcome.error, RetriableError):
                 # Shutdown gave up retrying: not a failure of the process, and not committed.

@@ -57,13 +57,18 @@ class Outcome:
     batch: Batch
     error: ConnectorError | None
     rejected: tuple[tuple[int, str], ...] = ()
+    #: Size of the whole batch's encoded body (0 if it failed before encoding).
+    encoded_bytes: int = 0
 
 
 class Sender:
     """A bounded pool of delivery threads and the queue of their outcomes."""
 
-    def __init__(self, sink: IngestSink, *, workers: int = 2, policy: RetryPolicy | None = None) -> None:
+    def __init__(
+        self, sink: IngestSink, *, max_request_bytes: int, workers: int = 2, policy: RetryPolicy | None = None
+    ) -> None:
         self._sink = sink
+        self._max_request_bytes = max_request_bytes
         self._policy = policy or RetryPolicy()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ingest")
         self.outcomes: queue.SimpleQueue[Outcome] = queue.SimpleQueue()
@@ -79,13 +84,13 @@ class Sender:
     def submit(self, batch: Batch) -> None:
         """Start delivering ``batch``; its outcome arrives on ``outcomes``."""
         self.in_flight += 1
-        self.in_flight_bytes += batch.size
+        self.in_flight_bytes += batch.estimated_bytes
         self._pool.submit(self._deliver, batch)
 
     def settled(self, outcome: Outcome) -> None:
         """Account for an outcome taken off the queue (consumer thread only)."""
         self.in_flight -= 1
-        self.in_flight_bytes -= outcome.batch.size
+        self.in_flight_bytes -= outcome.batch.estimated_bytes
 
     def abandon(self) -> None:
         """Stop retrying: batches still failing end with their last error."""
@@ -104,17 +109,25 @@ class Sender:
     def _deliver(self, batch: Batch) -> None:
         rejected: list[tuple[int, str]] = []
         try:
-            self._bisect(batch, 0, len(batch), rejected)
+            body = batch.body()
+            self._deliver_rows(batch, 0, len(batch), rejected, body=body)
         except ConnectorError as exc:
             self.outcomes.put(Outcome(batch, exc))
         except Exception as exc:  # a bug in a sink must not lose the batch silently
             log.exception("ingest into %s: unexpected error", batch.stream)
             self.outcomes.put(Outcome(batch, ConnectorError(f"unexpected {type(exc).__name__}: {exc}")))
         else:
-            self.outcomes.put(Outcome(batch, None, tuple(rejected)))
+            self.outcomes.put(Outcome(batch, None, tuple(rejected), len(body)))
 
-    def _bisect(
-        self, batch: Batch, start: int, stop: int, rejected: list[tuple[int, str]], *, bad: bool = False
+    def _deliver_rows(
+        self,
+        batch: Batch,
+        start: int,
+        stop: int,
+        rejected: list[tuple[int, str]],
+        *,
+        bad: bool = False,
+        body: bytes | None = None,
     ) -> bool:
         """Deliver rows start..stop, isolating rows Timeplus rejects; True if none was rejected.
 
@@ -122,19 +135,26 @@ class Sender:
         accepted), so sending it whole again would only be refused: split it at once.
         One bad row in n costs about log2(n) extra requests.
         """
-        if not bad or stop - start == 1:
+        single = stop - start == 1
+        if not bad or single:
+            body = body if body is not None else batch.body(start, stop)
+            if len(body) > self._max_request_bytes and not single:
+                # Rows came out larger than estimated: keep requests within max_bytes.
+                middle = (start + stop) // 2
+                left_ok = self._deliver_rows(batch, start, middle, rejected)
+                return self._deliver_rows(batch, middle, stop, rejected) and left_ok
             try:
-                self._send(batch.stream, batch.body(start, stop))
+                self._send(batch.stream, body)
                 return True
             except IngestRejected as exc:
-                if stop - start == 1:
+                if single:
                     rejected.append((start, exc.reason))
                     return False
                 log.info("ingest into %s: %d rows rejected (%s); splitting to find the bad rows",
                          batch.stream, stop - start, exc.reason)  # fmt: skip
         middle = (start + stop) // 2
-        left_ok = self._bisect(batch, start, middle, rejected)
-        self._bisect(batch, middle, stop, rejected, bad=left_ok)
+        left_ok = self._deliver_rows(batch, start, middle, rejected)
+        self._deliver_rows(batch, middle, stop, rejected, bad=left_ok)
         return False
 
     def _send(self, stream: str, body: bytes) -> None:

@@ -112,3 +112,36 @@ def test_every_bad_row_is_found_among_many() -> None:
     Pipeline(config(max_rows=100), source, sink, dead_letters=letters, until_caught_up=True, tuning=FAST).run()
     assert sorted(r[0] for r in sink.rows["orders"]) == [i for i in range(100) if i not in bad]
     assert sorted(int(header(x.headers, "offset")) for x in letters.letters) == sorted(bad)  # type: ignore[call-overload]
+
+
+def test_bodies_over_max_bytes_are_split_and_rows_never_dropped() -> None:
+    # Tiny messages that map to large rows: the estimate is far too low, so the sender
+    # must split the encoded body to stay within max_bytes.
+    text = textwrap.dedent(
+        """
+        kafka: {bootstrap.servers: 'unused:9092'}
+        timeplus: {url: 'http://unused:3218'}
+        batch: {max_rows: 1000, max_bytes: 2KiB, linger_ms: 0}
+        mappings:
+          - topic: orders
+            stream: orders
+            columns:
+              id: {from: value.id, type: int64}
+              pad: {value: PAD}
+        """
+    ).replace("PAD", "x" * 100)
+    bodies: list[int] = []
+
+    def record(stream: str, call: int, body: bytes) -> None:
+        bodies.append(len(body))
+
+    source, sink = (
+        FakeSource({("orders", 0): json_records("orders", 0, [{"id": i} for i in range(200)])}),
+        FakeSink(
+            reject=record  # type: ignore[arg-type]
+        ),
+    )
+    Pipeline(parse_config(text, env={}), source, sink, until_caught_up=True, tuning=FAST).run()
+    assert sorted(r[0] for r in sink.rows["orders"]) == list(range(200))
+    assert max(bodies) <= 2048, max(bodies)
+    assert source.broker_committed == {("orders", 0): 200}

@@ -206,3 +206,34 @@ def test_wrong_credentials_stop_with_one_line_and_commit_nothing(
         assert "wrong-pw" not in log
         assert committed_offsets(kafka.bootstrap, group, orders, PARTITIONS) == {}
         assert emulator.count(f"orders_{unique}") == 0
+
+
+def test_enterprise_path_with_an_api_key(kafka: KafkaBroker, unique: str, tmp_path: Path) -> None:
+    from connector.testing.timeplus_emulator import Auth
+
+    key = "k" * 60
+    with TimeplusEmulator(auth=Auth.api_key(key), workspace="ws1") as emulator:
+        topic = f"cloud-{unique}"
+        kafka.create_topic(topic, 1)
+        emulator.create_stream(f"cloud_{unique}", [("n", "int64")])
+        produce(kafka.bootstrap, topic, ((0, None, json_value({"n": i})) for i in range(100)))
+        config = write_config(
+            tmp_path / "c.yaml",
+            bootstrap=kafka.bootstrap,
+            group=f"g-{unique}",
+            url=emulator.url,
+            mappings=f"""
+            - topic: {topic}
+              stream: cloud_{unique}
+              columns: {{n: {{from: value.n, type: int64}}}}
+            """,
+        )
+        config.write_text(
+            config.read_text().replace("timeout_s: 5", f"timeout_s: 5\n  workspace: ws1\n  api_key: {key}")
+        )
+        connector = ConnectorProcess(config, until_caught_up=True, log_path=tmp_path / "run.log")
+        assert connector.wait(60) == 0, connector.log()[-3000:]
+        assert sorted(r["n"] for r in emulator.rows(f"cloud_{unique}")) == list(range(100))
+        paths = {r.path for r in emulator.requests()}
+        assert paths == {f"/ws1/api/v1beta2/streams/cloud_{unique}/ingest"}
+        assert key not in connector.log()

@@ -120,6 +120,10 @@ class StreamBatcher:
             budget = int(self.limits.max_bytes * estimated / actual)
             self._byte_budget = max(1, min(budget, self.limits.max_bytes * 16))
 
+    def due_at(self) -> float | None:
+        """When the open batch must go at the latest, if there is one."""
+        return None if self._batch is None else self._batch.created_at + self.limits.linger_s
+
     def due(self, now: float) -> bool:
         """True when the open batch has waited for ``linger_s``."""
         return self._batch is not None and now - self._batch.created_at >= self.limits.linger_s

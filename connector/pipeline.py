@@ -195,7 +195,13 @@ class Pipeline:
         if self._fatal is not None:
             raise self._fatal
         self._apply_backpressure()
-        messages = self._source.consume(self.tuning.poll_messages, self.tuning.poll_timeout_s)
+        # Wake up in time for the next linger deadline, so latency stays near linger_ms.
+        timeout = self.tuning.poll_timeout_s
+        for batcher in self._batchers.values():
+            due_at = batcher.due_at()
+            if due_at is not None:
+                timeout = min(timeout, max(0.0, due_at - self._clock()))
+        messages = self._source.consume(self.tuning.poll_messages, timeout)
         now = self._clock()
         if messages:
             self._process(messages, now)

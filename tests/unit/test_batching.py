@@ -52,8 +52,9 @@ def test_the_byte_budget_learns_from_encoded_sizes() -> None:
 def test_flush_on_linger_time() -> None:
     batcher = _batcher(linger_s=0.5)
     segment = OffsetTracker().open("t", 0, 0)
-    assert not batcher.due(10.0)
+    assert not batcher.due(10.0) and batcher.due_at() is None
     batcher.add([1, "a"], segment, MSG, 10, 10.0)
+    assert batcher.due_at() == 10.5
     assert not batcher.due(10.4)
     assert batcher.due(10.5)
     batch = batcher.take()

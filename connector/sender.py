@@ -171,7 +171,10 @@ class Sender:
                 if out_of_attempts or self._abandon.wait(self._policy.delay(attempt, exc.retry_after)):
                     raise
                 continue
-            self._note_success()
+            except ConnectorError:
+                self._note_answered()  # a refusal is an answer: Timeplus is reachable again
+                raise
+            self._note_answered()
             return
 
     def _note_failure(self, exc: RetriableError) -> None:
@@ -189,7 +192,7 @@ class Sender:
                     exc,
                 )
 
-    def _note_success(self) -> None:
+    def _note_answered(self) -> None:
         if not self._outage_failures:
             return
         with self._outage_lock:

@@ -141,3 +141,36 @@ def test_backpressure_pauses_all_partitions_while_too_much_is_buffered() -> None
     assert not source.paused
     assert len(sink.rows["orders"]) == 100
     assert source.broker_committed == {("orders", 0): 50, ("orders", 1): 50}
+
+
+@pytest.mark.timeout(30)  # the bug this guards against hangs the pipeline, paused forever
+def test_a_refusal_after_retries_ends_the_pause() -> None:
+    # 503 first, then Timeplus rejects every row: it answered, so consumption must resume.
+    from connector.errors import IngestRejected
+
+    def fail_then_reject(stream: str, call: int, body: bytes) -> RetriableError | IngestRejected | None:
+        if call == 1:
+            return RetriableError("503")
+        if b'"bad"' in body:
+            return IngestRejected("Cannot parse input", stream=stream, status=400, code=27)
+        return None
+
+    records = json_records("orders", 0, [{"id": "bad"} for _ in range(3)] + [{"id": i} for i in range(3, 40)])
+    cfg = parse_config(
+        textwrap.dedent(
+            """
+            kafka: {bootstrap.servers: 'unused:9092'}
+            timeplus: {url: 'http://unused:3218'}
+            batch: {max_rows: 3, linger_ms: 0}
+            mappings:
+              - {topic: orders, stream: orders, on_error: skip, columns: {id: value.id}}
+            """
+        ),
+        env={},
+    )
+    source, sink = FakeSource({("orders", 0): records}), FakeSink(reject=fail_then_reject)
+    tuning = Tuning(poll_messages=3, poll_timeout_s=0.0, commit_interval_s=0.0, retry=RetryPolicy(initial_s=0.001))
+    stats = Pipeline(cfg, source, sink, until_caught_up=True, tuning=tuning).run()
+    assert sorted(r[0] for r in sink.rows["orders"]) == list(range(3, 40))
+    assert stats.skipped == 3 and not source.paused
+    assert source.broker_committed == {("orders", 0): 40}

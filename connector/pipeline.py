@@ -144,6 +144,7 @@ class Pipeline:
         self._fatal: ConnectorError | None = None
         self._paused = False
         self._draining = False
+        self._closed = False
         self._assigned: set[TP] = set()
         self._ever_assigned = False
         self._until_caught_up = until_caught_up
@@ -169,6 +170,9 @@ class Pipeline:
             try:
                 self._drain(self._assigned_list())
             finally:
+                # Closing the consumer revokes its partitions: the drain above already did
+                # their work, and a second one would wait out drain_timeout_s again.
+                self._closed = True
                 self._sender.close()
                 self._source.close()
                 log.info(
@@ -321,7 +325,7 @@ class Pipeline:
                 self._settle_rejected(outcome)
             elif self._draining and isinstance(outcome.error, RetriableError):
                 # Shutdown gave up retrying: not a failure of the process, and not committed.
-                log.warning("%s; left uncommitted for the next run", outcome.error)
+                log.debug("%s; left uncommitted for the next run", outcome.error)
             elif self._fatal is None:
                 # Not released: its offsets stay uncommitted, so a restart re-reads the rows.
                 log.error("%s; stopping without committing its rows", outcome.error)
@@ -451,8 +455,9 @@ class Pipeline:
                     self._targets_end[tp] = high
 
     def _on_revoke(self, partitions: list[TP]) -> None:
-        log.info("revoking %s: flushing and committing", _show(partitions))
-        self._drain(partitions)
+        if not self._closed:
+            log.info("revoking %s: flushing and committing", _show(partitions))
+            self._drain(partitions)
         self._forget(partitions)
 
     def _on_lost(self, partitions: list[TP]) -> None:

@@ -11,43 +11,13 @@ import subprocess
 import sys
 import textwrap
 import time
-import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
-
-from connector.testing.kafka_broker import BrokerStartError, KafkaBroker
-from connector.testing.timeplus_emulator import TimeplusEmulator
-
-
-@pytest.fixture(scope="session")
-def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaBroker]:
-    """One real KRaft broker for the whole session."""
-    broker = KafkaBroker(workdir=tmp_path_factory.mktemp("kafka"))
-    try:
-        broker.start()
-    except BrokerStartError as exc:
-        broker.stop()
-        pytest.fail(f"the Kafka broker did not start:\n{exc}", pytrace=False)
-    yield broker
-    broker.stop()
-
-
-@pytest.fixture
-def emulator() -> Iterator[TimeplusEmulator]:
-    """A fresh Timeplus emulator per test."""
-    with TimeplusEmulator() as emu:
-        yield emu
-
-
-@pytest.fixture
-def unique() -> str:
-    """A suffix that keeps topics, streams and groups of one test apart from the others."""
-    return uuid.uuid4().hex[:8]
 
 
 def produce(bootstrap: str, topic: str, messages: Iterable[tuple[int, bytes | None, bytes | None]]) -> int:

@@ -94,10 +94,6 @@ class OffsetTracker:
         """True when nothing read from ``tp`` waits for delivery."""
         return not self._queues.get(tp)
 
-    def pending_partitions(self) -> list[TopicPartition]:
-        """Partitions with messages not yet done."""
-        return [tp for tp, queue in self._queues.items() if queue]
-
     def forget(self, partitions: list[TopicPartition]) -> None:
         """Drop all state of partitions this consumer no longer owns.
 

@@ -12,7 +12,7 @@ import queue
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from connector.batching import Batch, BatchLimits, StreamBatcher
 from connector.config import Config, MappingConfig
@@ -489,8 +489,3 @@ class Pipeline:
 
 def _show(partitions: list[TP]) -> str:
     return ", ".join(f"{t}[{p}]" for t, p in sorted(partitions)) or "nothing"
-
-
-def summary(stats: Stats) -> dict[str, Any]:
-    """The counters as a plain dict (for the CLI's last line)."""
-    return {name: getattr(stats, name) for name in stats.__slots__}

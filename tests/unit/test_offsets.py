@@ -65,8 +65,8 @@ def test_forget_drops_state_and_late_releases_are_harmless() -> None:
     segment = tracker.open("t", 0, 0)
     tracker.hold(segment)
     tracker.seal(segment)
-    assert tracker.pending_partitions() == [("t", 0)]
+    assert not tracker.is_idle(("t", 0))
     tracker.forget([("t", 0)])
     tracker.release(segment)
     assert tracker.committable() == {}
-    assert tracker.pending_partitions() == []
+    assert tracker.is_idle(("t", 0))

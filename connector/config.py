@@ -154,7 +154,8 @@ class BatchConfig:
 class Config:
     """The whole validated configuration."""
 
-    kafka: Mapping[str, str]
+    #: librdkafka properties; may hold sasl.password and the like, so never in a repr.
+    kafka: Mapping[str, str] = field(repr=False)
     timeplus: TimeplusConfig
     batch: BatchConfig
     mappings: tuple[MappingConfig, ...]
@@ -164,7 +165,6 @@ class Config:
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     #: Encoded rows buffered or in flight above which consumption pauses.
     max_buffered_bytes: int = DEFAULT_MAX_BUFFERED_BYTES
-    secrets: tuple[Secret, ...] = field(default=(), repr=False)
 
     def subscription(self) -> list[str]:
         """Topic names and ``^regex`` patterns for ``Consumer.subscribe``."""
@@ -220,7 +220,6 @@ class _Validator:
     def __init__(self, env: Mapping[str, str]) -> None:
         self.env = env
         self.problems: list[str] = []
-        self.secrets: list[Secret] = []
 
     def fail(self, path: str, message: str) -> None:
         self.problems.append(f"{path}: {message}")
@@ -300,7 +299,6 @@ class _Validator:
             self.fail(path, f"expected a string, got {_kind(value)}")
             return None
         secret = Secret(str(value))
-        self.secrets.append(secret)
         return secret
 
     def table(self, path: str, value: Any, known: set[str] | None) -> dict[str, Any]:
@@ -341,7 +339,6 @@ class _Validator:
             drain_timeout_s=drain or 0.0,
             max_message_bytes=max_message or DEFAULT_MAX_MESSAGE_BYTES,
             max_buffered_bytes=max_buffered or DEFAULT_MAX_BUFFERED_BYTES,
-            secrets=tuple(self.secrets),
         )
 
     def kafka(self, raw: Any) -> dict[str, str]:

@@ -78,8 +78,6 @@ class Sender:
         self._outage_started = 0.0
         self.in_flight = 0
         self.in_flight_bytes = 0
-        self.retries = 0
-        self.requests = 0
 
     def submit(self, batch: Batch) -> None:
         """Start delivering ``batch``; its outcome arrives on ``outcomes``."""
@@ -133,7 +131,7 @@ class Sender:
 
         ``bad`` says the range is known to hold a rejected row (its sibling half was
         accepted), so sending it whole again would only be refused: split it at once.
-        One bad row in n costs about log2(n) extra requests.
+        One bad row in n costs log2(n) to 2·log2(n) extra requests (two when it sits in a left half).
         """
         single = stop - start == 1
         if not bad or single:
@@ -162,7 +160,6 @@ class Sender:
         attempt = 0
         while True:
             attempt += 1
-            self.requests += 1
             try:
                 self._sink.ingest(stream, body)
             except RetriableError as exc:
@@ -179,7 +176,6 @@ class Sender:
 
     def _note_failure(self, exc: RetriableError) -> None:
         with self._outage_lock:
-            self.retries += 1
             self._outage_failures += 1
             if self._outage_failures == 1:
                 self._outage_started = time.monotonic()

@@ -143,6 +143,7 @@ def test_secrets_never_appear_in_errors_or_reprs() -> None:
     assert "hunter2" not in str(info.value)
     config = parse_config(textwrap.dedent(text.replace("timeout_s: nope", "timeout_s: 5")), env={"PW": "hunter2"})
     assert "hunter2" not in repr(config.timeplus)
+    assert "hunter2" not in repr(config), "kafka's sasl.password must not show in the config's repr"
     assert "hunter2" not in str(config.timeplus.password)
     assert config.timeplus.password is not None and config.timeplus.password.reveal() == "hunter2"
 

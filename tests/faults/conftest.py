@@ -17,11 +17,13 @@ from collections import Counter
 from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
 from confluent_kafka import KafkaError, KafkaException
 
+from connector.testing.kafka_broker import KafkaBroker
 from connector.testing.timeplus_emulator import TimeplusEmulator
 from tests.integration.conftest import (
     ConnectorProcess,
@@ -191,6 +193,28 @@ def pipeline_lines(log: str) -> list[str]:
 
 
 # -- config and data -------------------------------------------------------------------------
+
+
+def fault_setup(
+    name: str,
+    kafka: KafkaBroker,
+    emulator: TimeplusEmulator,
+    unique: str,
+    tmp_path: Path,
+    *,
+    partitions: int,
+    stream_columns: list[tuple[str, str]] = STREAM_COLUMNS,
+    **config: Any,
+) -> tuple[str, str, str, Path]:
+    """A topic, a stream, a group and a config for one fault test: (topic, stream, group, config path)."""
+    topic, stream, group = f"{name}-{unique}", f"{name}_{unique}", f"g-{name}-{unique}"
+    kafka.create_topic(topic, partitions)
+    emulator.create_stream(stream, stream_columns)
+    path = write_fault_config(
+        tmp_path / "c.yaml", bootstrap=kafka.bootstrap, group=group, url=emulator.url, topic=topic, stream=stream,
+        **config,
+    )  # fmt: skip
+    return topic, stream, group, path
 
 
 def write_fault_config(

@@ -11,18 +11,17 @@ import pytest
 from connector.testing.kafka_broker import BrokerStartError, KafkaBroker
 from connector.testing.timeplus_emulator import TimeplusEmulator
 from tests.faults.conftest import (
-    STREAM_COLUMNS,
     Connectors,
     FaultReport,
     SeededRandom,
     delivery,
     ensure_running,
+    fault_setup,
     fully_committed,
     pipeline_lines,
     produce_ids,
     stop_cleanly,
     wait_until,
-    write_fault_config,
 )
 
 PARTITIONS = 4
@@ -57,19 +56,16 @@ def test_broker_restart_mid_drain_loses_nothing(
     fault_report: FaultReport,
 ) -> None:
     kafka = own_kafka
-    topic, stream, group = f"restart-{unique}", f"restart_{unique}", f"g-restart-{unique}"
-    kafka.create_topic(topic, PARTITIONS)
-    emulator.create_stream(stream, STREAM_COLUMNS)
-    produce_ids(kafka.bootstrap, topic, PARTITIONS, range(BEFORE))
-    config = write_fault_config(
-        tmp_path / "c.yaml",
-        bootstrap=kafka.bootstrap,
-        group=group,
-        url=emulator.url,
-        topic=topic,
-        stream=stream,
+    topic, stream, group, config = fault_setup(
+        "restart",
+        kafka,
+        emulator,
+        unique,
+        tmp_path,
+        partitions=PARTITIONS,
         max_rows=500,
     )
+    produce_ids(kafka.bootstrap, topic, PARTITIONS, range(BEFORE))
     # ~10,000 rows/s (2 delivery threads x 500 rows / 0.1 s): the restart comes mid-backlog.
     emulator.faults.set_latency(0.1)
     connector = connectors.start(config, "run")

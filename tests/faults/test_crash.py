@@ -11,18 +11,17 @@ import pytest
 from connector.testing.kafka_broker import KafkaBroker
 from connector.testing.timeplus_emulator import TimeplusEmulator
 from tests.faults.conftest import (
-    STREAM_COLUMNS,
     Connectors,
     FaultReport,
     SeededRandom,
     committed_total,
     delivery,
     ensure_running,
+    fault_setup,
     fully_committed,
     kill_9,
     produce_ids,
     wait_until,
-    write_fault_config,
 )
 from tests.integration.conftest import ConnectorProcess, end_offsets
 
@@ -52,20 +51,17 @@ def test_kill_9_ten_times_while_draining_loses_nothing(
     connectors: Connectors,
     fault_report: FaultReport,
 ) -> None:
-    topic, stream, group = f"crash-{unique}", f"crash_{unique}", f"g-crash-{unique}"
-    kafka.create_topic(topic, PARTITIONS)
-    emulator.create_stream(stream, STREAM_COLUMNS)
-    produce_ids(kafka.bootstrap, topic, PARTITIONS, range(MESSAGES))
-    config = write_fault_config(
-        tmp_path / "c.yaml",
-        bootstrap=kafka.bootstrap,
-        group=group,
-        url=emulator.url,
-        topic=topic,
-        stream=stream,
+    topic, stream, group, config = fault_setup(
+        "crash",
+        kafka,
+        emulator,
+        unique,
+        tmp_path,
+        partitions=PARTITIONS,
         kafka_extra=FAST_EVICTION,
         max_rows=MAX_ROWS,
     )
+    produce_ids(kafka.bootstrap, topic, PARTITIONS, range(MESSAGES))
     emulator.faults.set_latency(LATENCY_S)
 
     def committed() -> int:

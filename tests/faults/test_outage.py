@@ -12,7 +12,6 @@ from connector.pipeline import Tuning
 from connector.testing.kafka_broker import KafkaBroker
 from connector.testing.timeplus_emulator import TimeplusEmulator
 from tests.faults.conftest import (
-    STREAM_COLUMNS,
     Connectors,
     FaultReport,
     RssSampler,
@@ -20,12 +19,12 @@ from tests.faults.conftest import (
     committed_total,
     delivery,
     ensure_running,
+    fault_setup,
     fully_committed,
     pipeline_lines,
     produce_ids,
     stop_cleanly,
     wait_until,
-    write_fault_config,
 )
 
 PARTITIONS = 4
@@ -51,19 +50,16 @@ def test_sixty_second_outage_mid_drain_loses_nothing_and_keeps_the_group(
     connectors: Connectors,
     fault_report: FaultReport,
 ) -> None:
-    topic, stream, group = f"outage-{unique}", f"outage_{unique}", f"g-outage-{unique}"
-    kafka.create_topic(topic, PARTITIONS)
-    emulator.create_stream(stream, STREAM_COLUMNS)
-    produce_ids(kafka.bootstrap, topic, PARTITIONS, range(BACKLOG))
-    config = write_fault_config(
-        tmp_path / "c.yaml",
-        bootstrap=kafka.bootstrap,
-        group=group,
-        url=emulator.url,
-        topic=topic,
-        stream=stream,
+    topic, stream, group, config = fault_setup(
+        "outage",
+        kafka,
+        emulator,
+        unique,
+        tmp_path,
+        partitions=PARTITIONS,
         max_rows=500,
     )
+    produce_ids(kafka.bootstrap, topic, PARTITIONS, range(BACKLOG))
     # ~10,000 rows/s (2 delivery threads x 500 rows / 0.1 s): the outage starts mid-backlog.
     emulator.faults.set_latency(0.1)
     connector = connectors.start(config, "run")
@@ -139,18 +135,15 @@ def test_503_and_429_with_retry_after_are_honoured_and_lose_nothing(
     fault_report: FaultReport,
 ) -> None:
     messages = 20_000
-    topic, stream, group = f"throttle-{unique}", f"throttle_{unique}", f"g-throttle-{unique}"
-    kafka.create_topic(topic, PARTITIONS)
-    emulator.create_stream(stream, STREAM_COLUMNS)
-    produce_ids(kafka.bootstrap, topic, PARTITIONS, range(messages))
-    config = write_fault_config(
-        tmp_path / "c.yaml",
-        bootstrap=kafka.bootstrap,
-        group=group,
-        url=emulator.url,
-        topic=topic,
-        stream=stream,
+    topic, stream, group, config = fault_setup(
+        "throttle",
+        kafka,
+        emulator,
+        unique,
+        tmp_path,
+        partitions=PARTITIONS,
     )
+    produce_ids(kafka.bootstrap, topic, PARTITIONS, range(messages))
     for status, retry_after in THROTTLE.items():
         emulator.faults.fail_next(THROTTLED_REQUESTS, status=status, retry_after=retry_after)
     connector = connectors.start(config, "run", until_caught_up=True)
@@ -207,20 +200,17 @@ def test_sigterm_during_outage_stops_within_the_drain_timeout_and_loses_nothing(
     fault_report: FaultReport,
 ) -> None:
     messages, drain_timeout_s = 40_000, 5
-    topic, stream, group = f"termdown-{unique}", f"termdown_{unique}", f"g-termdown-{unique}"
-    kafka.create_topic(topic, PARTITIONS)
-    emulator.create_stream(stream, STREAM_COLUMNS)
-    produce_ids(kafka.bootstrap, topic, PARTITIONS, range(messages))
-    config = write_fault_config(
-        tmp_path / "c.yaml",
-        bootstrap=kafka.bootstrap,
-        group=group,
-        url=emulator.url,
-        topic=topic,
-        stream=stream,
+    topic, stream, group, config = fault_setup(
+        "termdown",
+        kafka,
+        emulator,
+        unique,
+        tmp_path,
+        partitions=PARTITIONS,
         max_rows=500,
         drain_timeout_s=drain_timeout_s,
     )
+    produce_ids(kafka.bootstrap, topic, PARTITIONS, range(messages))
     emulator.faults.set_latency(0.1)  # ~10,000 rows/s: the outage starts mid-backlog
     connector = connectors.start(config, "run")
     cut_after = rng.randint(5_000, 20_000)
@@ -277,18 +267,15 @@ def test_connections_reset_mid_request_lose_nothing(
     fault_report: FaultReport,
 ) -> None:
     messages = 20_000
-    topic, stream, group = f"reset-{unique}", f"reset_{unique}", f"g-reset-{unique}"
-    kafka.create_topic(topic, PARTITIONS)
-    emulator.create_stream(stream, STREAM_COLUMNS)
-    produce_ids(kafka.bootstrap, topic, PARTITIONS, range(messages))
-    config = write_fault_config(
-        tmp_path / "c.yaml",
-        bootstrap=kafka.bootstrap,
-        group=group,
-        url=emulator.url,
-        topic=topic,
-        stream=stream,
+    topic, stream, group, config = fault_setup(
+        "reset",
+        kafka,
+        emulator,
+        unique,
+        tmp_path,
+        partitions=PARTITIONS,
     )
+    produce_ids(kafka.bootstrap, topic, PARTITIONS, range(messages))
     # Resets halfway through the body (as a crashed proxy would), with plain 500s in between.
     emulator.faults.drop_next(3)
     emulator.faults.fail_next(3, status=500)

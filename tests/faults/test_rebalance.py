@@ -15,18 +15,17 @@ import pytest
 from connector.testing.kafka_broker import KafkaBroker
 from connector.testing.timeplus_emulator import TimeplusEmulator
 from tests.faults.conftest import (
-    STREAM_COLUMNS,
     Connectors,
     FaultReport,
     SeededRandom,
     delivery,
     ensure_running,
+    fault_setup,
     fully_committed,
     pipeline_lines,
     produce_ids,
     stop_cleanly,
     wait_until,
-    write_fault_config,
 )
 from tests.integration.conftest import ConnectorProcess
 
@@ -86,16 +85,13 @@ def test_instances_join_and_leave_while_messages_flow_and_lose_nothing(
     connectors: Connectors,
     fault_report: FaultReport,
 ) -> None:
-    topic, stream, group = f"rebalance-{unique}", f"rebalance_{unique}", f"g-rebalance-{unique}"
-    kafka.create_topic(topic, PARTITIONS)
-    emulator.create_stream(stream, STREAM_COLUMNS)
-    config = write_fault_config(
-        tmp_path / "c.yaml",
-        bootstrap=kafka.bootstrap,
-        group=group,
-        url=emulator.url,
-        topic=topic,
-        stream=stream,
+    topic, stream, group, config = fault_setup(
+        "rebalance",
+        kafka,
+        emulator,
+        unique,
+        tmp_path,
+        partitions=PARTITIONS,
     )
     flow = Flow(kafka.bootstrap, topic).start()
     try:
@@ -168,16 +164,13 @@ def test_frozen_instance_is_evicted_and_rejoins_without_losing_anything(
     connectors: Connectors,
     fault_report: FaultReport,
 ) -> None:
-    topic, stream, group = f"frozen-{unique}", f"frozen_{unique}", f"g-frozen-{unique}"
-    kafka.create_topic(topic, PARTITIONS)
-    emulator.create_stream(stream, STREAM_COLUMNS)
-    config = write_fault_config(
-        tmp_path / "c.yaml",
-        bootstrap=kafka.bootstrap,
-        group=group,
-        url=emulator.url,
-        topic=topic,
-        stream=stream,
+    topic, stream, group, config = fault_setup(
+        "frozen",
+        kafka,
+        emulator,
+        unique,
+        tmp_path,
+        partitions=PARTITIONS,
         kafka_extra=FAST_EVICTION,
     )
     flow = Flow(kafka.bootstrap, topic).start()

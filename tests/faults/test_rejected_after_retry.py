@@ -14,9 +14,9 @@ from tests.faults.conftest import (
     FaultReport,
     delivery,
     ensure_running,
+    fault_setup,
     stop_cleanly,
     wait_until,
-    write_fault_config,
 )
 from tests.integration.conftest import produce
 
@@ -35,22 +35,20 @@ def test_503_then_a_wholly_rejected_batch_does_not_leave_the_partitions_paused(
     connectors: Connectors,
     fault_report: FaultReport,
 ) -> None:
-    topic, stream, group = f"rejected-{unique}", f"rejected_{unique}", f"g-rejected-{unique}"
-    kafka.create_topic(topic, PARTITIONS)
     # `name` is an int64 column: a name that is not a number is a value Timeplus rejects (400, code 27).
-    emulator.create_stream(stream, [("id", "int64"), ("name", "int64")])
-    bad = [(0, None, orjson.dumps({"id": i, "name": f"item-{i}"})) for i in range(BAD)]
-    produce(kafka.bootstrap, topic, bad)
-    config = write_fault_config(
-        tmp_path / "c.yaml",
-        bootstrap=kafka.bootstrap,
-        group=group,
-        url=emulator.url,
-        topic=topic,
-        stream=stream,
+    topic, stream, _group, config = fault_setup(
+        "rejected",
+        kafka,
+        emulator,
+        unique,
+        tmp_path,
+        partitions=PARTITIONS,
+        stream_columns=[("id", "int64"), ("name", "int64")],
         on_error="skip",
         columns={"id": "{from: value.id, type: int64}", "name": "value.name"},
     )
+    bad = [(0, None, orjson.dumps({"id": i, "name": f"item-{i}"})) for i in range(BAD)]
+    produce(kafka.bootstrap, topic, bad)
     # The first request meets a 503; its retry is answered 400 for every row, down to single rows.
     emulator.faults.fail_next(1, status=503)
     connector = connectors.start(config, "run")

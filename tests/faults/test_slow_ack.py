@@ -9,13 +9,12 @@ import pytest
 from connector.testing.kafka_broker import KafkaBroker
 from connector.testing.timeplus_emulator import TimeplusEmulator
 from tests.faults.conftest import (
-    STREAM_COLUMNS,
     Connectors,
     FaultReport,
     delivery,
+    fault_setup,
     fully_committed,
     produce_ids,
-    write_fault_config,
 )
 
 MESSAGES = 20_000
@@ -34,19 +33,16 @@ def test_ack_after_client_timeout_duplicates_but_loses_nothing(
     connectors: Connectors,
     fault_report: FaultReport,
 ) -> None:
-    topic, stream, group = f"slowack-{unique}", f"slowack_{unique}", f"g-slowack-{unique}"
-    kafka.create_topic(topic, PARTITIONS)
-    emulator.create_stream(stream, STREAM_COLUMNS)
-    produce_ids(kafka.bootstrap, topic, PARTITIONS, range(MESSAGES))
-    config = write_fault_config(
-        tmp_path / "c.yaml",
-        bootstrap=kafka.bootstrap,
-        group=group,
-        url=emulator.url,
-        topic=topic,
-        stream=stream,
+    topic, stream, group, config = fault_setup(
+        "slowack",
+        kafka,
+        emulator,
+        unique,
+        tmp_path,
+        partitions=PARTITIONS,
         timeout_s=TIMEOUT_S,
     )
+    produce_ids(kafka.bootstrap, topic, PARTITIONS, range(MESSAGES))
     # The first insert is stored at once but answered only after the client's read timeout.
     emulator.faults.slow_ack_next(1, ACK_DELAY_S)
     connector = connectors.start(config, "run", until_caught_up=True)

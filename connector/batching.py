@@ -1,14 +1,22 @@
 """Per-stream batches of rows, flushed on rows, bytes or linger time.
 
+The consumer loop hands a stream's rows over one poll at a time, not one row at a
+time: it appends each row to ``StreamBatcher.polled_rows`` (a plain list append)
+and calls ``end_poll`` once the poll is mapped, which moves the rows into batches
+and says which batches are full. Limits are therefore applied per poll, with the
+poll's rows cut exactly at ``max_rows``.
+
 Rows stay Python lists until the batch is sent, and the whole batch is then encoded
 in one call (``orjson`` encodes a batch at a fraction of the per-row cost). The byte
-limit is therefore kept on an estimate: each row counts the size of the message it
-came from, scaled by how the last encoded batch of the stream compared with its
-estimate. A body that still comes out over the limit is split before it is sent.
+limit is therefore kept on an estimate: each row counts the average size of the
+messages of its poll, scaled by how the last encoded batch of the stream compared
+with its estimate. A body that still comes out over the limit is split before it
+is sent.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -31,7 +39,7 @@ class BatchLimits:
 class Batch:
     """Rows bound for one stream, the messages they came from, and their segments."""
 
-    __slots__ = ("_head", "columns", "created_at", "estimated_bytes", "messages", "rows", "segments", "stream")
+    __slots__ = ("_head", "columns", "created_at", "estimated_bytes", "messages", "reads", "rows", "segments", "stream")
 
     def __init__(self, stream: str, columns: Sequence[str], created_at: float) -> None:
         self.stream = stream
@@ -39,21 +47,13 @@ class Batch:
         self.rows: list[list[Any]] = []
         #: The message each row came from, to dead-letter it if Timeplus rejects the row.
         self.messages: list[MessageLike] = []
+        #: Segments this batch holds: their offsets wait for its delivery.
         self.segments: list[Segment] = []
+        #: (when the poll was read, rows it added): the consume-to-ack latency of each row.
+        self.reads: list[tuple[float, int]] = []
         self.estimated_bytes = 0
         self.created_at = created_at
         self._head = _head(self.columns)
-
-    def add(self, row: list[Any], segment: Segment, message: MessageLike, size: int) -> None:
-        """Append a row; hold its segment until this batch is delivered."""
-        self.rows.append(row)
-        self.messages.append(message)
-        self.estimated_bytes += size
-        # Consecutive rows mostly come from the same segment: hold it once per run.
-        # A segment held twice is also released twice, so repeats are harmless.
-        if not self.segments or self.segments[-1] is not segment:
-            OffsetTracker.hold(segment)
-            self.segments.append(segment)
 
     def body(self, start: int = 0, stop: int | None = None) -> bytes:
         """The compact ingest payload ``{"columns": [...], "data": [[...], ...]}`` of rows start..stop."""
@@ -84,7 +84,7 @@ def _head(columns: Sequence[str]) -> bytes:
 
 
 class StreamBatcher:
-    """Collects rows for one stream and says when the batch must go."""
+    """Collects rows for one stream and says when a batch must go."""
 
     def __init__(self, stream: str, columns: Sequence[str], limits: BatchLimits) -> None:
         self.stream = stream
@@ -94,25 +94,61 @@ class StreamBatcher:
         self._byte_budget = limits.max_bytes
         self._max_rows = limits.max_rows
         self._batch: Batch | None = None
+        # The current poll's rows, the messages they came from, and the poll's segments
+        # that may have rows here. The lists are cleared, never replaced, so the loop
+        # can keep their bound ``append`` methods.
+        self.polled_rows: list[list[Any]] = []
+        self.polled_messages: list[MessageLike] = []
+        self.polled_segments: list[Segment] = []
 
-    def add(self, row: list[Any], segment: Segment, message: MessageLike, size: int, now: float) -> Batch | None:
-        """Add a row whose message had ``size`` bytes; return the batch if it is now full."""
-        # Batch.add, inlined: this runs once per row.
-        batch = self._batch
-        if batch is None:
-            batch = self._batch = Batch(self.stream, self.columns, now)
-        rows = batch.rows
-        rows.append(row)
-        batch.messages.append(message)
-        batch.estimated_bytes += size
-        segments = batch.segments
+    def note_segment(self, segment: Segment) -> None:
+        """Rows of ``segment`` may follow in this poll."""
+        segments = self.polled_segments
         if not segments or segments[-1] is not segment:
-            segment.pending += 1
             segments.append(segment)
-        if len(rows) >= self._max_rows or batch.estimated_bytes >= self._byte_budget:
-            self._batch = None
-            return batch
-        return None
+
+    def end_poll(self, read_at: float, bytes_per_row: float) -> list[Batch]:
+        """Move the poll's rows into batches; return those now full, in order.
+
+        Every batch that takes rows of this poll holds all of its segments: a segment
+        held by a batch without its rows only waits a little longer for its commit.
+        """
+        rows, messages = self.polled_rows, self.polled_messages
+        full: list[Batch] = []
+        total, start = len(rows), 0
+        bytes_per_row = max(bytes_per_row, 1.0)
+        while start < total:
+            batch = self._batch
+            if batch is None:
+                batch = self._batch = Batch(self.stream, self.columns, read_at)
+            # An open batch is below both limits, so it has room for at least one row.
+            room = min(
+                self._max_rows - len(batch.rows), math.ceil((self._byte_budget - batch.estimated_bytes) / bytes_per_row)
+            )
+            stop = min(total, start + max(room, 1))
+            if start == 0 and stop == total:
+                batch.rows.extend(rows)
+                batch.messages.extend(messages)
+            else:
+                batch.rows.extend(rows[start:stop])
+                batch.messages.extend(messages[start:stop])
+            batch.estimated_bytes += int((stop - start) * bytes_per_row)
+            batch.reads.append((read_at, stop - start))
+            for segment in self.polled_segments:
+                segment.pending += 1
+            batch.segments.extend(self.polled_segments)
+            if len(batch.rows) >= self._max_rows or batch.estimated_bytes >= self._byte_budget:
+                full.append(batch)
+                self._batch = None
+            start = stop
+        self.discard_poll()
+        return full
+
+    def discard_poll(self) -> None:
+        """Forget the current poll's rows (its processing failed)."""
+        self.polled_rows.clear()
+        self.polled_messages.clear()
+        self.polled_segments.clear()
 
     def observe(self, estimated: int, actual: int) -> None:
         """Learn from an encoded body how estimates compare with real sizes."""

@@ -70,11 +70,16 @@ class KafkaSource:
             messages = self._consumer.consume(num_messages=max_messages, timeout=timeout)
         except KafkaException as exc:
             raise _convert(exc.args[0], "consume") from exc
+        for message in messages:
+            if message.error() is not None:
+                break
+        else:
+            # The stubs allow dict headers (a produce-side form); consumed ones are a list.
+            return messages  # type: ignore[return-value]
         good: list[MessageLike] = []
         for message in messages:
             error = message.error()
             if error is None:
-                # The stubs allow dict headers (a produce-side form); consumed ones are a list.
                 good.append(message)  # type: ignore[arg-type]
             else:
                 self._on_message_error(error)

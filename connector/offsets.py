@@ -74,9 +74,8 @@ class OffsetTracker:
         synchronous commit: an earlier asynchronous one may not have reached the broker.
         """
         advanced: dict[TopicPartition, int] = {}
-        for tp, queue in self._queues.items():
-            while queue and queue[0].done:
-                self._done_up_to[tp] = queue.popleft().last + 1
+        for tp in self._queues:
+            self._advance(tp)
         for tp, offset in self._done_up_to.items():
             if unchanged_too or offset != self._committed.get(tp):
                 advanced[tp] = offset
@@ -92,7 +91,16 @@ class OffsetTracker:
 
     def is_idle(self, tp: TopicPartition) -> bool:
         """True when nothing read from ``tp`` waits for delivery."""
-        return not self._queues.get(tp)
+        return not self._advance(tp)
+
+    def _advance(self, tp: TopicPartition) -> int:
+        """Move ``tp``'s done offset past its leading done segments; return how many segments remain."""
+        queue = self._queues.get(tp)
+        if not queue:
+            return 0
+        while queue and queue[0].done:
+            self._done_up_to[tp] = queue.popleft().last + 1
+        return len(queue)
 
     def forget(self, partitions: list[TopicPartition]) -> None:
         """Drop all state of partitions this consumer no longer owns.

@@ -11,13 +11,14 @@ import logging
 import queue
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple, Protocol
 
 from connector.batching import Batch, BatchLimits, StreamBatcher
 from connector.config import Config, MappingConfig
 from connector.dead_letters import DECODE_OR_MAP, REJECTED, DeadLetter, dead_letter
 from connector.errors import ConnectorError, DataError, FatalError, RetriableError
+from connector.latency import LatencyHistogram
 from connector.mapping import Mapper, compile_mappers, decode_value
 from connector.offsets import OffsetTracker, Segment
 from connector.offsets import TopicPartition as TP
@@ -82,17 +83,37 @@ class Stats:
     dead_letters: int = 0
     rejected_rows: int = 0
     commits: int = 0
+    latency: LatencyHistogram = field(default_factory=LatencyHistogram)
 
 
-Targets = list[tuple[Mapper, StreamBatcher]]
+class Target(NamedTuple):
+    """One mapping of a topic, with what the hot loop calls for each of its rows."""
+
+    format: str
+    build: Callable[[MessageLike, Any], list[Any]]
+    add_row: Callable[[list[Any]], None]
+    add_message: Callable[[MessageLike], None]
+    mapper: Mapper
+    batcher: StreamBatcher
 
 
-def _route(targets: Targets) -> tuple[tuple[str, Targets], ...]:
-    """The mappings of one topic grouped by how the value is decoded, so it is decoded once."""
-    by_format: dict[str, Targets] = {}
+class Route(NamedTuple):
+    """Where a topic's messages go."""
+
+    #: The topic's targets grouped by how the value is decoded, so it is decoded once.
+    groups: tuple[tuple[str, tuple[Target, ...]], ...]
+    #: The target, when exactly one mapping reads the topic (the hot loop has a fast path for it).
+    only: Target | None
+
+
+def _route(targets: list[tuple[Mapper, StreamBatcher]]) -> Route:
+    by_format: dict[str, list[Target]] = {}
     for mapper, batcher in targets:
-        by_format.setdefault(mapper.format, []).append((mapper, batcher))
-    return tuple(by_format.items())
+        add_row, add_message = batcher.polled_rows.append, batcher.polled_messages.append
+        target = Target(mapper.format, mapper.build, add_row, add_message, mapper, batcher)
+        by_format.setdefault(mapper.format, []).append(target)
+    groups = tuple((fmt, tuple(group)) for fmt, group in by_format.items())
+    return Route(groups, groups[0][1][0] if len(targets) == 1 else None)
 
 
 class Pipeline:
@@ -122,7 +143,7 @@ class Pipeline:
         )
         self._max_buffered = self.tuning.max_buffered_bytes or config.max_buffered_bytes
         self._sender = Sender(
-            sink, max_request_bytes=config.batch.max_bytes, workers=self.tuning.workers, policy=policy
+            sink, max_request_bytes=config.batch.max_bytes, workers=self.tuning.workers, policy=policy, clock=clock
         )
         self._clock = clock
         self._tracker = OffsetTracker()
@@ -138,7 +159,7 @@ class Pipeline:
                 self._batchers[mapper.stream] = StreamBatcher(mapper.stream, mapper.columns, limits)
                 self._stream_mapping[mapper.stream] = mapper.mapping
             self._targets.append((mapper, self._batchers[mapper.stream]))
-        self._routes: dict[str, tuple[tuple[str, Targets], ...]] = {}
+        self._routes: dict[str, Route] = {}
         self._awaiting_letters: list[tuple[Segment, Batch]] = []
         self._stopping = False
         self._fatal: ConnectorError | None = None
@@ -177,7 +198,7 @@ class Pipeline:
                 self._source.close()
                 log.info(
                     "stopped: %d messages, %d rows in %d batches, %d rejected rows, %d dead letters, "
-                    "%d skipped, %d commits",
+                    "%d skipped, %d commits; consume-to-ack latency %s",
                     self.stats.messages,
                     self.stats.rows,
                     self.stats.batches,
@@ -185,6 +206,7 @@ class Pipeline:
                     self.stats.dead_letters,
                     self.stats.skipped,
                     self.stats.commits,
+                    self.stats.latency.summary(),
                 )
         if self._fatal is not None:
             raise self._fatal
@@ -216,54 +238,104 @@ class Pipeline:
             self._commit(asynchronous=True)
 
     def _process(self, messages: list[MessageLike], now: float) -> None:
-        """Map, batch and send one poll's messages. The hot path: keep per-message work minimal."""
+        """Map one poll's messages into their streams' batchers. The hot path: keep per-message work minimal.
+
+        Offsets are looked at only where the partition changes: a segment's ``last``
+        is the offset of the message before the change.
+        """
         segments: dict[TP, Segment] = {}
-        routes = self._routes
         max_bytes = self.config.max_message_bytes
         last_topic: str | None = None
-        last_partition = -1
+        last_partition: int | None = -1
         segment: Segment | None = None
-        route: tuple[tuple[str, Targets], ...] = ()
-        for message in messages:
-            topic = message.topic() or ""
-            partition = message.partition() or 0
-            offset = message.offset() or 0
-            if partition != last_partition or topic != last_topic:
-                last_topic, last_partition = topic, partition
-                segment = segments.get((topic, partition))
-                if segment is None:
-                    segment = segments[(topic, partition)] = self._tracker.open(topic, partition, offset)
-                route = routes.get(topic) or self._route_for(topic)
-            assert segment is not None
-            segment.last = offset
-            value = message.value()
-            size = len(value) if value is not None else 0
-            for fmt, targets in route:
-                try:
-                    if size > max_bytes:
-                        raise DataError(f"value of {size} bytes is over max_message_bytes ({max_bytes})")
-                    decoded = decode_value(value, fmt)
-                except DataError as exc:
-                    exc.topic, exc.partition, exc.offset = topic, partition, offset
-                    for mapper, _ in targets:
-                        self._data_error(exc, mapper.mapping, message, segment)
-                    continue
-                for mapper, batcher in targets:
+        previous: MessageLike | None = None
+        route = Route((), None)
+        only: Target | None = None
+        value_bytes = 0
+        try:
+            for message in messages:
+                topic = message.topic()
+                partition = message.partition()
+                if partition != last_partition or topic != last_topic:
+                    if segment is not None and previous is not None:
+                        segment.last = previous.offset() or 0
+                    last_topic, last_partition = topic, partition
+                    segment, route = self._enter((topic or "", partition or 0), message, segments)
+                    only = route.only
+                    if only is not None:
+                        fmt, build, add_row, add_message = only.format, only.build, only.add_row, only.add_message
+                previous = message
+                value = message.value()
+                size = len(value) if value is not None else 0
+                value_bytes += size
+                if only is not None:
+                    # One mapping reads this topic (the common case): no loops over formats and targets.
                     try:
-                        row = mapper.build(message, decoded)
+                        if size > max_bytes:
+                            raise DataError(f"value of {size} bytes is over max_message_bytes ({max_bytes})")
+                        row = build(message, decode_value(value, fmt))
                     except DataError as exc:
-                        self._data_error(exc, mapper.mapping, message, segment)
+                        self._bad_message(exc, only.mapper.mapping, message, segment)
                         continue
-                    full = batcher.add(row, segment, message, size, now)
-                    if full is not None:
-                        self._send(full)
+                    add_row(row)
+                    add_message(message)
+                    continue
+                for group_format, targets in route.groups:
+                    try:
+                        if size > max_bytes:
+                            raise DataError(f"value of {size} bytes is over max_message_bytes ({max_bytes})")
+                        decoded = decode_value(value, group_format)
+                    except DataError as exc:
+                        for target in targets:
+                            self._bad_message(exc, target.mapper.mapping, message, segment)
+                        continue
+                    for target in targets:
+                        try:
+                            row = target.build(message, decoded)
+                        except DataError as exc:
+                            self._bad_message(exc, target.mapper.mapping, message, segment)
+                            continue
+                        target.add_row(row)
+                        target.add_message(message)
+            if segment is not None and previous is not None:
+                segment.last = previous.offset() or 0
+        except BaseException:
+            # Its segments are never sealed, so nothing of this poll is committed.
+            for batcher in self._batchers.values():
+                batcher.discard_poll()
+            raise
+        bytes_per_row = value_bytes / len(messages) if messages else 0.0
+        for batcher in self._batchers.values():
+            if batcher.polled_segments:
+                for full in batcher.end_poll(now, bytes_per_row):
+                    self._send(full)
         for open_segment in segments.values():
             open_segment.sealed = True
         self.stats.messages += len(messages)
 
-    def _route_for(self, topic: str) -> tuple[tuple[str, Targets], ...]:
+    def _enter(self, tp: TP, message: MessageLike, segments: dict[TP, Segment]) -> tuple[Segment, Route]:
+        """Start (or resume) the poll's segment of ``tp`` at ``message``; the topic's route."""
+        segment = segments.get(tp)
+        if segment is None:
+            segment = segments[tp] = self._tracker.open(tp[0], tp[1], message.offset() or 0)
+        route = self._routes.get(tp[0]) or self._route_for(tp[0])
+        for _, targets in route.groups:
+            for target in targets:
+                target.batcher.note_segment(segment)
+        return segment, route
+
+    def _bad_message(
+        self, error: DataError, mapping: MappingConfig, message: MessageLike, segment: Segment | None
+    ) -> None:
+        """A message the hot loop could not turn into a row: locate the error, apply on_error."""
+        assert segment is not None
+        if error.offset is None:
+            error.topic, error.partition, error.offset = message.topic(), message.partition(), message.offset()
+        self._data_error(error, mapping, message, segment)
+
+    def _route_for(self, topic: str) -> Route:
         route = self._routes[topic] = _route([(m, b) for m, b in self._targets if m.mapping.matches(topic)])
-        if not route:
+        if not route.groups:
             log.warning("topic %s matches the subscription but no mapping; its messages are passed over", topic)
         return route
 
@@ -321,7 +393,10 @@ class Pipeline:
         while True:
             self._sender.settled(outcome)
             if outcome.error is None:
-                self._batchers[outcome.batch.stream].observe(outcome.batch.estimated_bytes, outcome.encoded_bytes)
+                batch = outcome.batch
+                self._batchers[batch.stream].observe(batch.estimated_bytes, outcome.encoded_bytes)
+                for read_at, rows in batch.reads:
+                    self.stats.latency.add(outcome.answered_at - read_at, rows)
                 self._settle_rejected(outcome)
             elif self._draining and isinstance(outcome.error, RetriableError):
                 # Shutdown gave up retrying: not a failure of the process, and not committed.

@@ -46,6 +46,13 @@ class TimeplusClient:
             token = base64.b64encode(f"{config.username}:{password}".encode()).decode()
             headers["Authorization"] = f"Basic {token}"
         self._session.headers.update(headers)
+        # Read proxy and CA-bundle variables once, not on every request: with trust_env
+        # on, requests also stats ~/.netrc per request, under the GIL the consumer needs.
+        # (Credentials come from the config, so .netrc is deliberately not consulted.)
+        settings = self._session.merge_environment_settings(config.url, {}, None, None, None)
+        self._session.proxies.update(settings["proxies"])
+        self._session.verify = settings["verify"]
+        self._session.trust_env = False
 
     def ingest_url(self, stream: str) -> str:
         """Proton's v1 route, or the v1beta2 route of Enterprise/Cloud when a workspace is set."""

@@ -52,5 +52,7 @@ def test_bench_runs_every_stage_and_loses_nothing(kafka: KafkaBroker, tmp_path: 
     latency = report["latency"]
     assert (latency["missing"], latency["duplicates"]) == (0, 0)
     assert latency["latency_ms"]["count"] == LATENCY_ROWS
+    consume_to_ack = latency["consume_to_ack_ms"]
+    assert 0 <= consume_to_ack["p50"] <= consume_to_ack["p99"] <= consume_to_ack["max"]
     assert set(report["ratios"]) == {"c/b", "c/a", "c/d"}
     assert report["machine"]["cpu_count"] and report["versions"]["librdkafka"]

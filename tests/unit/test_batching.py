@@ -1,7 +1,9 @@
+from typing import Any
+
 import orjson
 
-from connector.batching import BatchLimits, StreamBatcher, encode_compact
-from connector.offsets import OffsetTracker
+from connector.batching import Batch, BatchLimits, StreamBatcher, encode_compact
+from connector.offsets import OffsetTracker, Segment
 from connector.records import Record
 
 MSG = Record("t", 0, 0, b"{}")
@@ -20,23 +22,46 @@ def test_empty_payload_is_still_valid_json() -> None:
     assert orjson.loads(encode_compact(["a"], [])) == {"columns": ["a"], "data": []}
 
 
+def _poll(
+    batcher: StreamBatcher, rows: list[list[Any]], segment: Segment, *, at: float = 0.0, size: float = 10
+) -> list[Batch]:
+    """What the pipeline does for one poll: note the segment, append the rows, end the poll."""
+    batcher.note_segment(segment)
+    for row in rows:
+        batcher.polled_rows.append(row)
+        batcher.polled_messages.append(MSG)
+    return batcher.end_poll(at, size)
+
+
 def test_flush_on_max_rows() -> None:
     batcher = _batcher(max_rows=3)
     segment = OffsetTracker().open("t", 0, 0)
-    assert batcher.add([1, "a"], segment, MSG, 10, 0.0) is None
-    assert batcher.add([2, "b"], segment, MSG, 10, 0.0) is None
-    full = batcher.add([3, "c"], segment, MSG, 10, 0.0)
-    assert full is not None and len(full) == 3
+    assert _poll(batcher, [[1, "a"], [2, "b"]], segment) == []
+    [full] = _poll(batcher, [[3, "c"]], segment)
+    assert len(full) == 3
     assert orjson.loads(full.body())["data"] == [[1, "a"], [2, "b"], [3, "c"]]
     assert batcher.take() is None
+
+
+def test_a_poll_larger_than_max_rows_is_cut_exactly() -> None:
+    batcher = _batcher(max_rows=3)
+    segment = OffsetTracker().open("t", 0, 0)
+    assert _poll(batcher, [[0, "x"]], segment) == []
+    full = _poll(batcher, [[i, "x"] for i in range(1, 8)], segment)
+    assert [[row[0] for row in batch.rows] for batch in full] == [[0, 1, 2], [3, 4, 5]]
+    assert [len(batch.messages) for batch in full] == [3, 3]
+    rest = batcher.take()
+    assert rest is not None and [row[0] for row in rest.rows] == [6, 7]
 
 
 def test_flush_on_estimated_bytes() -> None:
     batcher = _batcher(max_bytes=1000)
     segment = OffsetTracker().open("t", 0, 0)
-    sizes = [batcher.add([i, "x"], segment, MSG, 300, 0.0) for i in range(4)]
-    assert sizes[:3] == [None, None, None]
-    assert sizes[3] is not None and len(sizes[3]) == 4 and sizes[3].estimated_bytes == 1200
+    assert _poll(batcher, [[i, "x"] for i in range(3)], segment, size=300) == []
+    [full] = _poll(batcher, [[3, "x"], [4, "x"]], segment, size=300)
+    assert len(full) == 4 and full.estimated_bytes == 1200
+    rest = batcher.take()
+    assert rest is not None and len(rest) == 1
 
 
 def test_the_byte_budget_learns_from_encoded_sizes() -> None:
@@ -44,31 +69,44 @@ def test_the_byte_budget_learns_from_encoded_sizes() -> None:
     batcher = _batcher(max_bytes=1000)
     batcher.observe(estimated=500, actual=1000)
     segment = OffsetTracker().open("t", 0, 0)
-    assert batcher.add([1, "x"], segment, MSG, 300, 0.0) is None
-    full = batcher.add([2, "x"], segment, MSG, 300, 0.0)
-    assert full is not None and len(full) == 2
+    [full] = _poll(batcher, [[1, "x"], [2, "x"], [3, "x"]], segment, size=300)
+    assert len(full) == 2
 
 
 def test_flush_on_linger_time() -> None:
     batcher = _batcher(linger_s=0.5)
     segment = OffsetTracker().open("t", 0, 0)
     assert not batcher.due(10.0) and batcher.due_at() is None
-    batcher.add([1, "a"], segment, MSG, 10, 10.0)
+    _poll(batcher, [[1, "a"]], segment, at=10.0)
     assert batcher.due_at() == 10.5
     assert not batcher.due(10.4)
     assert batcher.due(10.5)
     batch = batcher.take()
-    assert batch is not None and len(batch) == 1
+    assert batch is not None and len(batch) == 1 and batch.reads == [(10.0, 1)]
     assert not batcher.due(11.0)
+
+
+def test_a_poll_without_rows_holds_nothing_and_opens_no_batch() -> None:
+    tracker = OffsetTracker()
+    segment = tracker.open("t", 0, 0)
+    batcher = _batcher()
+    assert _poll(batcher, [], segment) == []
+    tracker.seal(segment)
+    assert batcher.take() is None
+    assert tracker.committable() == {("t", 0): 1}
 
 
 def test_batch_holds_each_segment_until_released() -> None:
     tracker = OffsetTracker()
     first, second = tracker.open("t", 0, 0), tracker.open("t", 1, 0)
     batcher = _batcher()
-    for segment in (first, first, second, first):
-        batcher.add([1, "a"], segment, MSG, 10, 0.0)
-        tracker.seal(segment)
+    for segment in (first, second):
+        batcher.note_segment(segment)
+    batcher.polled_rows.append([1, "a"])
+    batcher.polled_messages.append(MSG)
+    batcher.end_poll(0.0, 10)
+    tracker.seal(first)
+    tracker.seal(second)
     batch = batcher.take()
     assert batch is not None
     assert tracker.committable() == {}
@@ -76,11 +114,37 @@ def test_batch_holds_each_segment_until_released() -> None:
     assert tracker.committable() == {("t", 0): 1, ("t", 1): 1}
 
 
+def test_every_batch_cut_from_a_poll_holds_its_segments() -> None:
+    tracker = OffsetTracker()
+    segment = tracker.open("t", 0, 0)
+    batcher = _batcher(max_rows=2)
+    first, second = _poll(batcher, [[i, "x"] for i in range(5)], segment)
+    tracker.seal(segment)
+    rest = batcher.take()
+    assert rest is not None
+    for batch in (first, rest):
+        batch.release()
+    assert tracker.committable() == {}
+    second.release()
+    assert tracker.committable() == {("t", 0): 1}
+
+
+def test_discarding_a_poll_keeps_the_open_batch() -> None:
+    batcher = _batcher()
+    segment = OffsetTracker().open("t", 0, 0)
+    _poll(batcher, [[1, "a"]], segment)
+    batcher.note_segment(segment)
+    batcher.polled_rows.append([2, "b"])
+    batcher.discard_poll()
+    assert batcher.end_poll(1.0, 10) == []
+    batch = batcher.take()
+    assert batch is not None and batch.rows == [[1, "a"]] and segment.pending == 1
+
+
 def test_a_slice_of_rows_is_a_complete_payload() -> None:
     batcher = _batcher()
     segment = OffsetTracker().open("t", 0, 0)
-    for i in range(5):
-        batcher.add([i, "x"], segment, MSG, 10, 0.0)
+    _poll(batcher, [[i, "x"] for i in range(5)], segment)
     batch = batcher.take()
     assert batch is not None
     assert orjson.loads(batch.body(1, 3))["data"] == [[1, "x"], [2, "x"]]

@@ -3,8 +3,9 @@
 import orjson
 import pytest
 
+from connector.config import TimeplusConfig
 from connector.errors import FatalError, IngestRejected, RetriableError
-from connector.timeplus import classify
+from connector.timeplus import TimeplusClient, classify
 
 
 def proton(code: int, message: str = "boom") -> bytes:
@@ -58,3 +59,14 @@ def test_rejection_carries_timeplus_message_and_code() -> None:
     error = classify("s", 400, proton(27, "Cannot parse input: expected '\"' before: 'abc'"), {})
     assert isinstance(error, IngestRejected)
     assert error.code == 27 and error.status == 400 and "Cannot parse input" in str(error)
+
+
+def test_proxy_variables_are_read_once_at_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    monkeypatch.setenv("NO_PROXY", "timeplus.internal")
+    proxied = TimeplusClient(TimeplusConfig(url="https://timeplus.example"))
+    direct = TimeplusClient(TimeplusConfig(url="https://timeplus.internal"))
+    monkeypatch.delenv("HTTPS_PROXY")  # later changes do not matter: the session no longer reads them
+    assert proxied._session.proxies["https"] == "http://proxy.internal:3128"
+    assert "https" not in direct._session.proxies
+    assert not proxied._session.trust_env

@@ -70,3 +70,15 @@ def test_forget_drops_state_and_late_releases_are_harmless() -> None:
     tracker.release(segment)
     assert tracker.committable() == {}
     assert tracker.is_idle(("t", 0))
+
+
+def test_a_partition_is_idle_as_soon_as_its_segments_are_done() -> None:
+    # No commit needed in between: --until-caught-up must not wait for the next commit tick.
+    tracker = OffsetTracker()
+    segment = tracker.open("t", 0, 0)
+    tracker.hold(segment)
+    tracker.seal(segment)
+    assert not tracker.is_idle(("t", 0))
+    tracker.release(segment)
+    assert tracker.is_idle(("t", 0))
+    assert tracker.committable() == {("t", 0): 1}

@@ -11,13 +11,15 @@ then drains that same topic several times, each time with a fresh consumer group
      (on at most ``--naive-messages`` messages)
 
 plus the variants asked for (``--workers``, ``--gzip``, ``--rows-per-request``) and a
-latency run: messages produced at a fixed rate below capacity while the connector runs,
-each stamped with its produce time, give the produce-to-ack latency at the sink.
-Stages a, b and d run in this process with the connector's consumer defaults; rates are
-measured from partition assignment to the last message (or exit), and start-up (process
-start, group join) is reported apart. Nothing here asserts on time: it measures and reports.
+latency run: messages produced at a fixed rate below capacity while the connector runs.
+The connector reports its own consume-to-ack percentiles when it stops (from the poll
+that read a message to the answer for its row); each message also carries its produce
+time, so the sink measures produce-to-ack as well.
+Stages a, b and d run in this process with the connector's consumer defaults and GC
+settings; rates are measured from partition assignment to the last message (or exit),
+and start-up (process start, group join) is reported apart. Nothing here asserts on time: it measures and reports.
 
-    .venv/bin/python bench/bench.py [--messages N] [--repeats R] [--workers W] [--gzip]
+    .venv/bin/python bench/bench.py [--messages N] [--repeats R] [--stages a,b,c,d] [--workers W] [--gzip]
         [--rows-per-request 1000,5000] [--bootstrap HOST:PORT] [--json-out FILE] [--md-out FILE]
 """
 
@@ -53,6 +55,7 @@ import requests
 from confluent_kafka import Consumer, Producer
 
 import connector
+from connector.cli import tune_gc
 from connector.config import BatchConfig, load_config
 from connector.kafka_source import DEFAULTS as CONSUMER_DEFAULTS
 from connector.mapping import Mapper, decode_value
@@ -355,6 +358,17 @@ def assigned_at(log: Path) -> float | None:
     return datetime.strptime(found.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp()
 
 
+_LATENCY = re.compile(r"consume-to-ack latency p50 (\d+) ms, p99 (\d+) ms, max (\d+) ms")
+
+
+def consume_to_ack(log: Path) -> dict[str, float] | None:
+    """The connector's own consume-to-ack percentiles, from the summary it logs when it stops."""
+    found = _LATENCY.search(log.read_text(errors="replace")) if log.exists() else None
+    if found is None:
+        return None
+    return dict(zip(("p50", "p99", "max"), map(float, found.groups()), strict=True))
+
+
 class ConnectorRun:
     """``workers`` connector processes of one consumer group; rusage comes from ``wait4``."""
 
@@ -486,8 +500,14 @@ def latency_run(args: argparse.Namespace, bootstrap: str, sink: Sink, workdir: P
         problems.append(f"connector exit codes {run.codes}:\n{run.tail()}")
     if stats["missing"] or stats["duplicates"]:
         problems.append(f"sink: {stats['missing']} missing, {stats['duplicates']} duplicates")
+    consume_latency = consume_to_ack(run.logs[0])
+    if consume_latency is None:
+        problems.append(f"the connector logged no consume-to-ack latency:\n{run.tail()}")
     return {
         "what": "produce-to-ack: the sink's clock when it parsed the request minus the produce time in the row",
+        "consume_to_ack_ms": consume_latency,
+        "consume_to_ack_what": "the connector's own histogram: from the poll that read each message "
+        "to Timeplus's (the sink's) answer for its row",
         "messages": total,
         "target_rate": args.latency_rate,
         "achieved_rate": total / produced_in,
@@ -591,19 +611,27 @@ def markdown(report: dict[str, Any]) -> str:
         )
     lines += ["", "Ratios (medians): " + ", ".join(f"{k} = {v:.2f}" for k, v in report["ratios"].items())]
     lat = report.get("latency")
+    if lat and lat["consume_to_ack_ms"]:
+        q = lat["consume_to_ack_ms"]
+        lines.append(
+            f"Consume-to-ack latency at {lat['achieved_rate']:,.0f} msg/s (linger {lat['linger_ms']} ms, "
+            f"{lat['messages']:,} rows, the connector's own measure): "
+            f"p50 {q['p50']:.0f} ms, p99 {q['p99']:.0f} ms, max {q['max']:.0f} ms."
+        )
     if lat and lat["latency_ms"]:
         q = lat["latency_ms"]
         lines.append(
-            f"Produce-to-ack latency at {lat['achieved_rate']:,.0f} msg/s (linger {lat['linger_ms']} ms, "
-            f"{q['count']:,} rows): p50 {q['p50']:.0f} ms, p99 {q['p99']:.0f} ms, max {q['max']:.0f} ms."
+            f"Produce-to-ack latency in the same run (the sink's clock minus the produce time in each row): "
+            f"p50 {q['p50']:.0f} ms, p99 {q['p99']:.0f} ms, max {q['max']:.0f} ms."
         )
-    c = report["stages"]["c"]
-    if c["broker_cpu_s_per_million"] is not None:
+    c = report["stages"].get("c")
+    if c and c["broker_cpu_s_per_million"] is not None:
         lines.append(
             f"During stage c the broker used {c['broker_cpu_s_per_million']:.1f} and the sink "
             f"{c['sink_cpu_s_per_million']:.1f} CPU s per million messages, on the same cores."
         )
     lines.append(
+        "Stages a, b and d run in this script with the connector's GC settings (connector.cli.tune_gc). "
         "CPU s / M msgs counts every thread of the process doing the stage (this script for a, b and d; "
         "the connector processes for c, start-up included). "
         "Rates run from partition assignment to the last message (stage c: to process exit); "
@@ -652,6 +680,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--naive-messages", type=int, default=5000, help="stage d drains at most this many (it runs ~100 msg/s)"
     )
+    parser.add_argument(
+        "--stages", default="a,b,c,d", help="which of the stages a,b,c,d to run (variants always run c's way)"
+    )
     parser.add_argument("--workers", type=int, default=1, help="also run stage c with this many processes")
     parser.add_argument("--gzip", action="store_true", help="also run stage c with gzip request bodies")
     parser.add_argument(
@@ -664,6 +695,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--md-out", type=Path, help="also write the Markdown report here")
     args = parser.parse_args(argv)
     args.rows_per_request = [int(x) for x in args.rows_per_request.split(",") if x.strip()]
+    args.stages = [x.strip() for x in args.stages.split(",") if x.strip()]
+    if not set(args.stages) <= set(LABELS):
+        parser.error(f"--stages: choose from {','.join(LABELS)}")
     return args
 
 
@@ -676,12 +710,13 @@ def stage_table(
     def connector_variant(name: str, **variant: Any) -> Callable[[Sink], Run]:
         return lambda sink: connector_stage(name, args, topic, sink, workdir, **variant)
 
-    stages: dict[str, Callable[[Sink], Run]] = {
+    every: dict[str, Callable[[Sink], Run]] = {
         "a": lambda _sink: drain_in_process("a", bootstrap, topic, n, touch_values),
         "b": lambda _sink: drain_in_process("b", bootstrap, topic, n, build_rows(mapper)),
         "c": connector_variant("c"),
         "d": lambda sink: naive_loop(bootstrap, topic, min(n, args.naive_messages), sink, mapper),
     }
+    stages = {name: every[name] for name in args.stages}
     if args.workers > 1:
         stages[f"c_workers{args.workers}"] = connector_variant(f"c_workers{args.workers}", workers=args.workers)
     if args.gzip:
@@ -693,6 +728,7 @@ def stage_table(
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    tune_gc()  # stages a, b and d run in this process: with the connector's collector settings, as c does
     report: dict[str, Any] = {"machine": machine(), "versions": versions()}
     given_broker = args.bootstrap is not None
     with services(args.bootstrap, args.messages) as (bootstrap, broker_pid, sink, workdir):
@@ -743,7 +779,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     report["stages"] = {name: summarise(r) for name, r in runs.items()}
     rate = {name: s["msgs_per_s"] for name, s in report["stages"].items()}
-    report["ratios"] = {"c/b": rate["c"] / rate["b"], "c/a": rate["c"] / rate["a"], "c/d": rate["c"] / rate["d"]}
+    report["ratios"] = {f"c/{x}": rate["c"] / rate[x] for x in "bad" if "c" in rate and rate.get(x)}
     report["latency"] = latency
     report["problems"] = [p for s in report["stages"].values() for p in s["problems"]]
     report["problems"] += latency["problems"] if latency else []

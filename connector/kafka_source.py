@@ -35,6 +35,9 @@ DEFAULTS = {
 
 PartitionsCallback = Callable[[list[TP]], None]
 
+#: Never consumed, even when a topic pattern would match them.
+INTERNAL_TOPICS = frozenset({"__consumer_offsets", "__transaction_state", "__share_group_state"})
+
 
 class KafkaSource:
     """A consumer-group member that hands out batches of messages."""
@@ -122,6 +125,19 @@ class KafkaSource:
             except KafkaException as exc:
                 raise _convert(exc.args[0], "get_watermark_offsets") from exc
         return ends
+
+    def topic_partitions(self, timeout: float = 10.0) -> list[TP]:
+        """Every partition of every topic in the cluster's metadata, Kafka's internal topics aside."""
+        try:
+            metadata = self._consumer.list_topics(timeout=timeout)
+        except KafkaException as exc:
+            raise _convert(exc.args[0], "list_topics") from exc
+        return [
+            (name, p)
+            for name, topic in metadata.topics.items()
+            if topic.error is None and name not in INTERNAL_TOPICS
+            for p in topic.partitions
+        ]
 
     def positions(self, partitions: list[TP]) -> dict[TP, int]:
         """The next offset this consumer will hand out, where known."""

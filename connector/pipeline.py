@@ -44,6 +44,7 @@ class RecordSource(Protocol):
     def commit(self, offsets: Mapping[TP, int], *, asynchronous: bool) -> bool: ...
     def committed(self, partitions: list[TP], timeout: float = 10.0) -> dict[TP, int]: ...
     def end_offsets(self, partitions: list[TP], timeout: float = 10.0) -> dict[TP, tuple[int, int]]: ...
+    def topic_partitions(self, timeout: float = 10.0) -> list[TP]: ...
     def positions(self, partitions: list[TP]) -> dict[TP, int]: ...
     def pause(self, partitions: list[TP]) -> None: ...
     def resume(self, partitions: list[TP]) -> None: ...
@@ -170,6 +171,10 @@ class Pipeline:
         self._ever_assigned = False
         self._until_caught_up = until_caught_up
         self._targets_end: dict[TP, int] = {}
+        # --until-caught-up in a group: the end offsets of every subscribed partition at
+        # the first assignment, which the group's committed offsets must reach.
+        self._group_targets: dict[TP, int] | None = None
+        self._next_group_check = 0.0
         self._last_commit = clock()
 
     # -- public -------------------------------------------------------------
@@ -522,12 +527,21 @@ class Pipeline:
         self._tracker.forget(partitions)
         if self._paused:
             self._source.pause(partitions)
-        if self._until_caught_up and partitions:
-            committed = self._source.committed(partitions)
-            for tp, (low, high) in self._source.end_offsets(partitions).items():
-                start = max(committed.get(tp, low), low)
-                if start < high:
-                    self._targets_end[tp] = high
+        if self._until_caught_up:
+            if self._group_targets is None:
+                subscribed = [
+                    tp for tp in self._source.topic_partitions() if any(m.mapping.matches(tp[0]) for m in self._mappers)
+                ]
+                self._group_targets = self._backlog(subscribed)
+            self._targets_end.update(self._backlog(partitions))
+
+    def _backlog(self, partitions: list[TP]) -> dict[TP, int]:
+        """The end offset of each of ``partitions`` that has messages past the group's committed offset."""
+        if not partitions:
+            return {}
+        committed = self._source.committed(partitions)
+        ends = self._source.end_offsets(partitions)
+        return {tp: high for tp, (low, high) in ends.items() if max(committed.get(tp, low), low) < high}
 
     def _on_revoke(self, partitions: list[TP]) -> None:
         if not self._closed:
@@ -552,14 +566,30 @@ class Pipeline:
         if not self._ever_assigned:
             return False
         waiting = [tp for tp in self._targets_end if tp in self._assigned]
-        if not waiting:
-            return True
-        positions = self._source.positions(waiting)
-        for tp in waiting:
-            if positions.get(tp, -1) < self._targets_end[tp] or not self._tracker.is_idle(tp):
-                return False
-            self._targets_end.pop(tp)
-        return True
+        if waiting:
+            positions = self._source.positions(waiting)
+            for tp in waiting:
+                if positions.get(tp, -1) < self._targets_end[tp] or not self._tracker.is_idle(tp):
+                    return False
+                self._targets_end.pop(tp)
+        return self._group_caught_up()
+
+    def _group_caught_up(self) -> bool:
+        """This member's partitions are delivered; is the whole group's backlog committed?
+
+        Other members may still deliver theirs, or leave and hand them over to this one,
+        so a member (even one assigned nothing) stops only when the group's committed
+        offsets reach the end offsets seen at its first assignment. Checked at most once
+        per commit interval, after committing this member's own offsets.
+        """
+        now = self._clock()
+        if now < self._next_group_check:
+            return False
+        self._next_group_check = now + self.tuning.commit_interval_s
+        self._commit(asynchronous=False)
+        targets = self._group_targets or {}
+        committed = self._source.committed(list(targets))
+        return all(committed.get(tp, -1) >= end for tp, end in targets.items())
 
 
 def _show(partitions: list[TP]) -> str:

@@ -20,10 +20,18 @@ Callback = Callable[[list[TP]], None]
 
 
 class FakeSource:
-    """A consumer over fixed partitions that assigns them all on the first consume."""
+    """A consumer over fixed partitions that assigns them (all, by default) on the first consume."""
 
-    def __init__(self, partitions: Mapping[TP, list[Record]], committed: Mapping[TP, int] | None = None) -> None:
+    def __init__(
+        self,
+        partitions: Mapping[TP, list[Record]],
+        committed: Mapping[TP, int] | None = None,
+        *,
+        assignment: list[TP] | None = None,
+    ) -> None:
         self.partitions = {tp: list(records) for tp, records in partitions.items()}
+        #: What this member is assigned (all partitions unless another member holds some).
+        self.assignment = sorted(self.partitions) if assignment is None else assignment
         self.broker_committed: dict[TP, int] = dict(committed or {})
         self.positions_: dict[TP, int] = {tp: self.broker_committed.get(tp, 0) for tp in self.partitions}
         self.commits: list[tuple[dict[TP, int], bool]] = []
@@ -40,12 +48,12 @@ class FakeSource:
         assert self.callbacks is not None
         if not self.assigned:
             self.assigned = True
-            self.callbacks[0](sorted(self.partitions))
+            self.callbacks[0](list(self.assignment))
         if self.before_consume is not None:
             self.before_consume(self)
         out: list[MessageLike] = []
         for tp, records in self.partitions.items():
-            if tp in self.paused:
+            if tp in self.paused or tp not in self.assignment:
                 continue
             while self.positions_[tp] < len(records) and len(out) < max_messages:
                 out.append(records[self.positions_[tp]])
@@ -62,6 +70,9 @@ class FakeSource:
 
     def end_offsets(self, partitions: list[TP], timeout: float = 10.0) -> dict[TP, tuple[int, int]]:
         return {tp: (0, len(self.partitions[tp])) for tp in partitions}
+
+    def topic_partitions(self, timeout: float = 10.0) -> list[TP]:
+        return sorted(self.partitions)
 
     def positions(self, partitions: list[TP]) -> dict[TP, int]:
         return {tp: self.positions_[tp] for tp in partitions}

@@ -174,3 +174,30 @@ def test_a_refusal_after_retries_ends_the_pause() -> None:
     assert sorted(r[0] for r in sink.rows["orders"]) == list(range(3, 40))
     assert stats.skipped == 3 and not source.paused
     assert source.broker_committed == {("orders", 0): 40}
+
+
+def test_until_caught_up_waits_for_the_partitions_other_members_hold() -> None:
+    # Assigned nothing (cooperative rebalancing's first round, or more members than
+    # partitions): this member may stop only once the group has committed the backlog.
+    source = FakeSource(orders(5), assignment=[])
+    consumes = []
+
+    def another_member_delivers(fake: FakeSource) -> None:
+        consumes.append(1)
+        if len(consumes) == 3:
+            fake.broker_committed[("orders", 0)] = 5
+        if len(consumes) == 6:
+            fake.broker_committed[("orders", 1)] = 5
+
+    source.before_consume = another_member_delivers
+    stats = Pipeline(config(), source, FakeSink(), until_caught_up=True, tuning=FAST).run()
+    assert len(consumes) == 6
+    assert stats.messages == 0
+
+
+def test_until_caught_up_alone_stops_without_waiting_for_a_commit_tick() -> None:
+    source = FakeSource(orders(5))
+    slow_ticks = replace(FAST, commit_interval_s=3600.0)
+    stats = Pipeline(config(), source, FakeSink(), until_caught_up=True, tuning=slow_ticks).run()
+    assert stats.messages == 10
+    assert source.broker_committed == {("orders", 0): 5, ("orders", 1): 5}

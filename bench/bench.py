@@ -594,8 +594,8 @@ def markdown(report: dict[str, Any]) -> str:
         f"Machine: {m['cpu_count']} cores ({m['cpu_model']}), {m['memory_gb']} GB, {m['platform']}; "
         f"load average at start {', '.join(f'{x:.2f}' for x in m['load_average_at_start'])}.",
         "Versions: " + ", ".join(f"{k} {v}" for k, v in report["versions"].items()) + ".",
-        f"Workload: ~{p['avg_value_bytes']:.0f}-byte JSON values, {PARTITIONS} partitions, 6 typed columns; "
-        f"naive loop on {p['naive_messages']:,} messages.",
+        f"Workload: ~{p['avg_value_bytes']:.0f}-byte JSON values, {PARTITIONS} partitions, 6 typed columns"
+        + (f"; naive loop on {p['naive_messages']:,} messages." if "d" in report["stages"] else "."),
         "",
         "| stage | msgs/s (median) | min - max | MB/s | start-up s | wall msgs/s | CPU s / M msgs | peak RSS MB "
         "| machine busy |",
@@ -609,7 +609,15 @@ def markdown(report: dict[str, Any]) -> str:
             f"| {s['mb_per_s']:.1f} | {s['startup_s']:.2f} | {s['wall_msgs_per_s']:,.0f} "
             f"| {s['cpu_s_per_million']:.1f} | {rss} | {s['machine_busy'] or 0:.0%} |"
         )
-    lines += ["", "Ratios (medians): " + ", ".join(f"{k} = {v:.2f}" for k, v in report["ratios"].items())]
+    lines.append("")
+    if report["ratios"]:
+        lines.append("Ratios (medians): " + ", ".join(f"{k} = {v:.2f}" for k, v in report["ratios"].items()))
+    if report.get("c/b_per_repeat"):
+        per_repeat = report["c/b_per_repeat"]
+        lines[-1] += (
+            f"; c/b within each repeat: {', '.join(f'{r:.2f}' for r in per_repeat)} "
+            f"(median {statistics.median(per_repeat):.2f})"
+        )
     lat = report.get("latency")
     if lat and lat["consume_to_ack_ms"]:
         q = lat["consume_to_ack_ms"]
@@ -780,6 +788,9 @@ def main(argv: list[str] | None = None) -> int:
     report["stages"] = {name: summarise(r) for name, r in runs.items()}
     rate = {name: s["msgs_per_s"] for name, s in report["stages"].items()}
     report["ratios"] = {f"c/{x}": rate["c"] / rate[x] for x in "bad" if "c" in rate and rate.get(x)}
+    if "b" in runs and "c" in runs:
+        # Stages of one repeat ran back to back, so their ratio is less exposed to the machine's drift.
+        report["c/b_per_repeat"] = [c.rate / b.rate for b, c in zip(runs["b"], runs["c"], strict=True) if b.rate]
     report["latency"] = latency
     report["problems"] = [p for s in report["stages"].values() for p in s["problems"]]
     report["problems"] += latency["problems"] if latency else []

@@ -63,7 +63,10 @@ class DeadLetterSink(Protocol):
 class Tuning:
     """Knobs of the loop that are not part of the user's YAML (yet)."""
 
-    poll_messages: int = 1000
+    #: Messages per consume call; larger polls spread the loop's per-poll work (measured
+    #: ~5% faster than 1,000 on a backlog) and do not add latency: consume returns what
+    #: has arrived when its timeout, at most the next linger deadline, runs out.
+    poll_messages: int = 5000
     poll_timeout_s: float = 0.05
     commit_interval_s: float = 1.0
     workers: int = 2

@@ -98,7 +98,7 @@ class Sender:
         whole pipeline ~10% slower that way.
         """
         self.in_flight += 1
-        self.in_flight_bytes += batch.estimated_bytes
+        self.in_flight_bytes += batch.memory_bytes
         try:
             body = batch.body()
         except Exception as exc:  # a converter produced a value orjson cannot encode: a bug, not data
@@ -110,7 +110,7 @@ class Sender:
     def settled(self, outcome: Outcome) -> None:
         """Account for an outcome taken off the queue (consumer thread only)."""
         self.in_flight -= 1
-        self.in_flight_bytes -= outcome.batch.estimated_bytes
+        self.in_flight_bytes -= outcome.batch.memory_bytes
 
     def abandon(self) -> None:
         """Stop retrying: batches still failing end with their last error."""

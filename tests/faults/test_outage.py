@@ -31,7 +31,8 @@ PARTITIONS = 4
 BACKLOG = 100_000
 DURING_OUTAGE = 20_000
 OUTAGE_S = 60
-# The connector buffers at most max_buffered_bytes (64 MiB) of encoded rows plus librdkafka's
+# The connector buffers at most max_buffered_bytes (64 MiB) of rows (value bytes plus a per-row
+# overhead for the Python row and the message) plus librdkafka's
 # prefetch (queued.max.messages.kbytes, 32 MiB) on top of an interpreter of ~50 MiB.
 RSS_BOUND_MIB = 250
 # The sender's backoff is capped at 30 s (full jitter), so the first retry after the endpoint

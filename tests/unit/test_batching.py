@@ -2,7 +2,7 @@ from typing import Any
 
 import orjson
 
-from connector.batching import Batch, BatchLimits, StreamBatcher, encode_compact
+from connector.batching import ROW_OVERHEAD_BYTES, Batch, BatchLimits, StreamBatcher, encode_compact
 from connector.offsets import OffsetTracker, Segment
 from connector.records import Record
 
@@ -150,3 +150,10 @@ def test_a_slice_of_rows_is_a_complete_payload() -> None:
     assert orjson.loads(batch.body(1, 3))["data"] == [[1, "x"], [2, "x"]]
     assert orjson.loads(batch.body(4, 5))["data"] == [[4, "x"]]
     assert batch.body() == batch.body(0, 5)
+
+
+def test_buffered_memory_counts_each_row_beyond_its_value_bytes() -> None:
+    # Tiny values must not let millions of rows through a byte bound on value sizes alone.
+    batcher = _batcher()
+    _poll(batcher, [[i, "x"] for i in range(3)], OffsetTracker().open("t", 0, 0), size=2)
+    assert batcher.buffered_bytes == 3 * 2 + 3 * ROW_OVERHEAD_BYTES

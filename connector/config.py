@@ -163,7 +163,7 @@ class Config:
     drain_timeout_s: float = 30.0
     #: Messages with a larger value are data errors (handled by ``on_error``).
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
-    #: Encoded rows buffered or in flight above which consumption pauses.
+    #: Memory of rows buffered or in flight (value bytes + a per-row overhead) above which consumption pauses.
     max_buffered_bytes: int = DEFAULT_MAX_BUFFERED_BYTES
 
     def subscription(self) -> list[str]:

@@ -93,7 +93,6 @@ class Stats:
 class Target(NamedTuple):
     """One mapping of a topic, with what the hot loop calls for each of its rows."""
 
-    format: str
     build: Callable[[MessageLike, Any], list[Any]]
     add_row: Callable[[list[Any]], None]
     add_message: Callable[[MessageLike], None]
@@ -114,7 +113,7 @@ def _route(targets: list[tuple[Mapper, StreamBatcher]]) -> Route:
     by_format: dict[str, list[Target]] = {}
     for mapper, batcher in targets:
         add_row, add_message = batcher.polled_rows.append, batcher.polled_messages.append
-        target = Target(mapper.format, mapper.build, add_row, add_message, mapper, batcher)
+        target = Target(mapper.build, add_row, add_message, mapper, batcher)
         by_format.setdefault(mapper.format, []).append(target)
     groups = tuple((fmt, tuple(group)) for fmt, group in by_format.items())
     return Route(groups, groups[0][1][0] if len(targets) == 1 else None)
@@ -271,16 +270,25 @@ class Pipeline:
                     segment, route = self._enter((topic or "", partition or 0), message, segments)
                     only = route.only
                     if only is not None:
-                        fmt, build, add_row, add_message = only.format, only.build, only.add_row, only.add_message
+                        fmt, build, add_row, add_message = (
+                            only.mapper.format,
+                            only.build,
+                            only.add_row,
+                            only.add_message,
+                        )
                 previous = message
                 value = message.value()
                 size = len(value) if value is not None else 0
                 value_bytes += size
+                if size > max_bytes:
+                    too_large = DataError(f"value of {size} bytes is over max_message_bytes ({max_bytes})")
+                    for _, targets in route.groups:
+                        for target in targets:
+                            self._bad_message(too_large, target.mapper.mapping, message, segment)
+                    continue
                 if only is not None:
                     # One mapping reads this topic (the common case): no loops over formats and targets.
                     try:
-                        if size > max_bytes:
-                            raise DataError(f"value of {size} bytes is over max_message_bytes ({max_bytes})")
                         row = build(message, decode_value(value, fmt))
                     except DataError as exc:
                         self._bad_message(exc, only.mapper.mapping, message, segment)
@@ -290,8 +298,6 @@ class Pipeline:
                     continue
                 for group_format, targets in route.groups:
                     try:
-                        if size > max_bytes:
-                            raise DataError(f"value of {size} bytes is over max_message_bytes ({max_bytes})")
                         decoded = decode_value(value, group_format)
                     except DataError as exc:
                         for target in targets:

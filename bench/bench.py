@@ -17,7 +17,8 @@ that read a message to the answer for its row); each message also carries its pr
 time, so the sink measures produce-to-ack as well.
 Stages a, b and d run in this process with the connector's consumer defaults and GC
 settings; rates are measured from partition assignment to the last message (or exit),
-and start-up (process start, group join) is reported apart. Nothing here asserts on time: it measures and reports.
+and start-up (process start, group join) is reported apart. Nothing here asserts on
+time: it measures and reports.
 
     .venv/bin/python bench/bench.py [--messages N] [--repeats R] [--stages a,b,c,d] [--workers W] [--gzip]
         [--rows-per-request 1000,5000] [--bootstrap HOST:PORT] [--json-out FILE] [--md-out FILE]

@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 import pytest
@@ -195,26 +195,40 @@ def pipeline_lines(log: str) -> list[str]:
 # -- config and data -------------------------------------------------------------------------
 
 
-def fault_setup(
-    name: str,
-    kafka: KafkaBroker,
-    emulator: TimeplusEmulator,
-    unique: str,
-    tmp_path: Path,
-    *,
-    partitions: int,
-    stream_columns: list[tuple[str, str]] = STREAM_COLUMNS,
-    **config: Any,
-) -> tuple[str, str, str, Path]:
-    """A topic, a stream, a group and a config for one fault test: (topic, stream, group, config path)."""
-    topic, stream, group = f"{name}-{unique}", f"{name}_{unique}", f"g-{name}-{unique}"
-    kafka.create_topic(topic, partitions)
-    emulator.create_stream(stream, stream_columns)
-    path = write_fault_config(
-        tmp_path / "c.yaml", bootstrap=kafka.bootstrap, group=group, url=emulator.url, topic=topic, stream=stream,
-        **config,
-    )  # fmt: skip
-    return topic, stream, group, path
+class FaultSetup(Protocol):
+    def __call__(
+        self,
+        name: str,
+        kafka: KafkaBroker,
+        *,
+        partitions: int,
+        stream_columns: list[tuple[str, str]] = ...,
+        **config: Any,
+    ) -> tuple[str, str, str, Path]: ...
+
+
+@pytest.fixture
+def fault_setup(emulator: TimeplusEmulator, unique: str, tmp_path: Path) -> FaultSetup:
+    """Makes a topic, a stream, a group and a config for one fault test: (topic, stream, group, config path)."""
+
+    def setup(
+        name: str,
+        kafka: KafkaBroker,
+        *,
+        partitions: int,
+        stream_columns: list[tuple[str, str]] = STREAM_COLUMNS,
+        **config: Any,
+    ) -> tuple[str, str, str, Path]:
+        topic, stream, group = f"{name}-{unique}", f"{name}_{unique}", f"g-{name}-{unique}"
+        kafka.create_topic(topic, partitions)
+        emulator.create_stream(stream, stream_columns)
+        path = write_fault_config(
+            tmp_path / "c.yaml", bootstrap=kafka.bootstrap, group=group, url=emulator.url, topic=topic, stream=stream,
+            **config,
+        )  # fmt: skip
+        return topic, stream, group, path
+
+    return setup
 
 
 def write_fault_config(

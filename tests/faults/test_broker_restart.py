@@ -13,10 +13,10 @@ from connector.testing.timeplus_emulator import TimeplusEmulator
 from tests.faults.conftest import (
     Connectors,
     FaultReport,
+    FaultSetup,
     SeededRandom,
     delivery,
     ensure_running,
-    fault_setup,
     fully_committed,
     pipeline_lines,
     produce_ids,
@@ -49,19 +49,15 @@ def test_broker_restart_mid_drain_loses_nothing(
     how: str,
     own_kafka: KafkaBroker,
     emulator: TimeplusEmulator,
-    unique: str,
-    tmp_path: Path,
     rng: SeededRandom,
     connectors: Connectors,
     fault_report: FaultReport,
+    fault_setup: FaultSetup,
 ) -> None:
     kafka = own_kafka
     topic, stream, group, config = fault_setup(
         "restart",
         kafka,
-        emulator,
-        unique,
-        tmp_path,
         partitions=PARTITIONS,
         max_rows=500,
     )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from functools import partial
-from pathlib import Path
 
 import pytest
 
@@ -13,11 +12,11 @@ from connector.testing.timeplus_emulator import TimeplusEmulator
 from tests.faults.conftest import (
     Connectors,
     FaultReport,
+    FaultSetup,
     SeededRandom,
     committed_total,
     delivery,
     ensure_running,
-    fault_setup,
     fully_committed,
     kill_9,
     produce_ids,
@@ -45,18 +44,14 @@ MAX_ROWS = 400
 def test_kill_9_ten_times_while_draining_loses_nothing(
     kafka: KafkaBroker,
     emulator: TimeplusEmulator,
-    unique: str,
-    tmp_path: Path,
     rng: SeededRandom,
     connectors: Connectors,
     fault_report: FaultReport,
+    fault_setup: FaultSetup,
 ) -> None:
     topic, stream, group, config = fault_setup(
         "crash",
         kafka,
-        emulator,
-        unique,
-        tmp_path,
         partitions=PARTITIONS,
         kafka_extra=FAST_EVICTION,
         max_rows=MAX_ROWS,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import time
-from pathlib import Path
 
 import pytest
 
@@ -14,12 +13,12 @@ from connector.testing.timeplus_emulator import TimeplusEmulator
 from tests.faults.conftest import (
     Connectors,
     FaultReport,
+    FaultSetup,
     RssSampler,
     SeededRandom,
     committed_total,
     delivery,
     ensure_running,
-    fault_setup,
     fully_committed,
     pipeline_lines,
     produce_ids,
@@ -45,18 +44,14 @@ CATCH_UP_S = 90
 def test_sixty_second_outage_mid_drain_loses_nothing_and_keeps_the_group(
     kafka: KafkaBroker,
     emulator: TimeplusEmulator,
-    unique: str,
-    tmp_path: Path,
     rng: SeededRandom,
     connectors: Connectors,
     fault_report: FaultReport,
+    fault_setup: FaultSetup,
 ) -> None:
     topic, stream, group, config = fault_setup(
         "outage",
         kafka,
-        emulator,
-        unique,
-        tmp_path,
         partitions=PARTITIONS,
         max_rows=500,
     )
@@ -130,18 +125,14 @@ THROTTLED_REQUESTS = 6  # of each status
 def test_503_and_429_with_retry_after_are_honoured_and_lose_nothing(
     kafka: KafkaBroker,
     emulator: TimeplusEmulator,
-    unique: str,
-    tmp_path: Path,
     connectors: Connectors,
     fault_report: FaultReport,
+    fault_setup: FaultSetup,
 ) -> None:
     messages = 20_000
     topic, stream, group, config = fault_setup(
         "throttle",
         kafka,
-        emulator,
-        unique,
-        tmp_path,
         partitions=PARTITIONS,
     )
     produce_ids(kafka.bootstrap, topic, PARTITIONS, range(messages))
@@ -194,19 +185,15 @@ def test_503_and_429_with_retry_after_are_honoured_and_lose_nothing(
 def test_sigterm_during_outage_stops_within_the_drain_timeout_and_loses_nothing(
     kafka: KafkaBroker,
     emulator: TimeplusEmulator,
-    unique: str,
-    tmp_path: Path,
     rng: SeededRandom,
     connectors: Connectors,
     fault_report: FaultReport,
+    fault_setup: FaultSetup,
 ) -> None:
     messages, drain_timeout_s = 40_000, 5
     topic, stream, group, config = fault_setup(
         "termdown",
         kafka,
-        emulator,
-        unique,
-        tmp_path,
         partitions=PARTITIONS,
         max_rows=500,
         drain_timeout_s=drain_timeout_s,
@@ -262,18 +249,14 @@ def test_sigterm_during_outage_stops_within_the_drain_timeout_and_loses_nothing(
 def test_connections_reset_mid_request_lose_nothing(
     kafka: KafkaBroker,
     emulator: TimeplusEmulator,
-    unique: str,
-    tmp_path: Path,
     connectors: Connectors,
     fault_report: FaultReport,
+    fault_setup: FaultSetup,
 ) -> None:
     messages = 20_000
     topic, stream, group, config = fault_setup(
         "reset",
         kafka,
-        emulator,
-        unique,
-        tmp_path,
         partitions=PARTITIONS,
     )
     produce_ids(kafka.bootstrap, topic, PARTITIONS, range(messages))

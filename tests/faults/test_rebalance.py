@@ -8,7 +8,6 @@ import signal
 import threading
 import time
 from functools import partial
-from pathlib import Path
 
 import pytest
 
@@ -17,10 +16,10 @@ from connector.testing.timeplus_emulator import TimeplusEmulator
 from tests.faults.conftest import (
     Connectors,
     FaultReport,
+    FaultSetup,
     SeededRandom,
     delivery,
     ensure_running,
-    fault_setup,
     fully_committed,
     pipeline_lines,
     produce_ids,
@@ -79,18 +78,14 @@ def owns_partitions(process: ConnectorProcess) -> bool:
 def test_instances_join_and_leave_while_messages_flow_and_lose_nothing(
     kafka: KafkaBroker,
     emulator: TimeplusEmulator,
-    unique: str,
-    tmp_path: Path,
     rng: SeededRandom,
     connectors: Connectors,
     fault_report: FaultReport,
+    fault_setup: FaultSetup,
 ) -> None:
     topic, stream, group, config = fault_setup(
         "rebalance",
         kafka,
-        emulator,
-        unique,
-        tmp_path,
         partitions=PARTITIONS,
     )
     flow = Flow(kafka.bootstrap, topic).start()
@@ -158,18 +153,14 @@ def assignments(process: ConnectorProcess) -> int:
 def test_frozen_instance_is_evicted_and_rejoins_without_losing_anything(
     kafka: KafkaBroker,
     emulator: TimeplusEmulator,
-    unique: str,
-    tmp_path: Path,
     rng: SeededRandom,
     connectors: Connectors,
     fault_report: FaultReport,
+    fault_setup: FaultSetup,
 ) -> None:
     topic, stream, group, config = fault_setup(
         "frozen",
         kafka,
-        emulator,
-        unique,
-        tmp_path,
         partitions=PARTITIONS,
         kafka_extra=FAST_EVICTION,
     )

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import orjson
 import pytest
 
@@ -12,9 +10,9 @@ from connector.testing.timeplus_emulator import TimeplusEmulator
 from tests.faults.conftest import (
     Connectors,
     FaultReport,
+    FaultSetup,
     delivery,
     ensure_running,
-    fault_setup,
     stop_cleanly,
     wait_until,
 )
@@ -30,18 +28,14 @@ GOOD = 1_000
 def test_503_then_a_wholly_rejected_batch_does_not_leave_the_partitions_paused(
     kafka: KafkaBroker,
     emulator: TimeplusEmulator,
-    unique: str,
-    tmp_path: Path,
     connectors: Connectors,
     fault_report: FaultReport,
+    fault_setup: FaultSetup,
 ) -> None:
     # `name` is an int64 column: a name that is not a number is a value Timeplus rejects (400, code 27).
     topic, stream, _group, config = fault_setup(
         "rejected",
         kafka,
-        emulator,
-        unique,
-        tmp_path,
         partitions=PARTITIONS,
         stream_columns=[("id", "int64"), ("name", "int64")],
         on_error="skip",

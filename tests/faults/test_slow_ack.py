@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from connector.testing.kafka_broker import KafkaBroker
@@ -11,8 +9,8 @@ from connector.testing.timeplus_emulator import TimeplusEmulator
 from tests.faults.conftest import (
     Connectors,
     FaultReport,
+    FaultSetup,
     delivery,
-    fault_setup,
     fully_committed,
     produce_ids,
 )
@@ -28,17 +26,13 @@ ACK_DELAY_S = 5
 def test_ack_after_client_timeout_duplicates_but_loses_nothing(
     kafka: KafkaBroker,
     emulator: TimeplusEmulator,
-    unique: str,
-    tmp_path: Path,
     connectors: Connectors,
     fault_report: FaultReport,
+    fault_setup: FaultSetup,
 ) -> None:
     topic, stream, group, config = fault_setup(
         "slowack",
         kafka,
-        emulator,
-        unique,
-        tmp_path,
         partitions=PARTITIONS,
         timeout_s=TIMEOUT_S,
     )

@@ -56,7 +56,7 @@ import requests
 from confluent_kafka import Consumer, Producer
 
 import connector
-from connector.cli import tune_runtime
+from connector.cli import tune_gc
 from connector.config import BatchConfig, load_config
 from connector.kafka_source import DEFAULTS as CONSUMER_DEFAULTS
 from connector.mapping import Mapper, decode_value
@@ -640,7 +640,7 @@ def markdown(report: dict[str, Any]) -> str:
             f"{c['sink_cpu_s_per_million']:.1f} CPU s per million messages, on the same cores."
         )
     lines.append(
-        "Stages a, b and d run in this script with the connector's interpreter settings (connector.cli.tune_runtime). "
+        "Stages a, b and d run in this script with the connector's GC settings (connector.cli.tune_gc). "
         "CPU s / M msgs counts every thread of the process doing the stage (this script for a, b and d; "
         "the connector processes for c, start-up included). "
         "Rates run from partition assignment to the last message (stage c: to process exit); "
@@ -737,7 +737,7 @@ def stage_table(
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    tune_runtime()  # stages a, b and d run in this process: with the connector's interpreter settings, as c does
+    tune_gc()  # stages a, b and d run in this process: with the connector's collector settings, as c does
     report: dict[str, Any] = {"machine": machine(), "versions": versions()}
     given_broker = args.bootstrap is not None
     with services(args.bootstrap, args.messages) as (bootstrap, broker_pid, sink, workdir):

@@ -62,24 +62,14 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_FATAL
 
 
-#: How long a running thread keeps the GIL while another waits for it (Python's default
-#: is 5 ms). A delivery thread takes the GIL several times per request (after its queue
-#: get, each socket send and receive), and behind the CPU-bound consumer thread each
-#: take waited up to the full interval: with 1,000-row batches the requests slowed,
-#: buffers filled and consumption paused (124k msg/s; 172k at 0.5 ms, no pauses).
-#: 10,000-row batches run at the same rate either way.
-GIL_SWITCH_INTERVAL_S = 0.0005
-
-
-def tune_runtime() -> None:
-    """The interpreter settings of a running connector (the benchmark's in-process stages use them too).
+def tune_gc() -> None:
+    """The collector settings of a running connector (the benchmark's in-process stages use them too).
 
     Rows and messages held in batches are long-lived containers: with the default
     thresholds the cyclic GC rescans them thousands of times a second (~20% of the
     hot path). Nothing here relies on cycle collection promptly; freeze the start-up
     heap and collect far less often.
     """
-    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     gc.freeze()
     gc.set_threshold(100_000, 50, 1000)
 
@@ -100,7 +90,7 @@ def _run(config: Config, *, until_caught_up: bool) -> int:
         log.info("received %s: flushing, committing and stopping", signal.Signals(signum).name)
         pipeline.stop()
 
-    tune_runtime()
+    tune_gc()
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
     try:

@@ -69,7 +69,6 @@ class Tuning:
     poll_messages: int = 5000
     poll_timeout_s: float = 0.05
     commit_interval_s: float = 1.0
-    workers: int = 2
     #: Overrides the config's retry settings (tests use short backoffs).
     retry: RetryPolicy | None = None
     #: Overrides the config's max_buffered_bytes.
@@ -146,7 +145,7 @@ class Pipeline:
         )
         self._max_buffered = self.tuning.max_buffered_bytes or config.max_buffered_bytes
         self._sender = Sender(
-            sink, max_request_bytes=config.batch.max_bytes, workers=self.tuning.workers, policy=policy, clock=clock
+            sink, max_request_bytes=config.batch.max_bytes, workers=timeplus.max_in_flight, policy=policy, clock=clock
         )
         self._clock = clock
         self._tracker = OffsetTracker()
@@ -530,6 +529,11 @@ class Pipeline:
 
     def _on_assign(self, partitions: list[TP]) -> None:
         log.info("assigned %s", _show(partitions))
+        if self._closed:
+            # Closing served a rebalance still pending: nothing is read from these
+            # partitions, which go straight back to the group; the group's offsets may
+            # no longer be fetchable, and there is no backlog here to wait for.
+            return
         self._ever_assigned = True
         self._assigned.update(partitions)
         # Anything left over from an earlier ownership is stale.

@@ -35,6 +35,10 @@ class TimeplusClient:
     def __init__(self, config: TimeplusConfig) -> None:
         self._config = config
         self._session = requests.Session()
+        # One keep-alive connection per delivery thread (requests keeps 10 by default).
+        adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=config.max_in_flight)
+        self._session.mount("http://", adapter)
+        self._session.mount("https://", adapter)
         self._timeout = (config.connect_timeout_s, config.timeout_s)
         headers = {"Content-Type": "application/json"}
         if config.gzip:

@@ -35,6 +35,9 @@ from tests.integration.conftest import (
 # The stream every fault test writes into: one unique id per Kafka message.
 STREAM_COLUMNS = [("id", "int64"), ("name", "string")]
 MAPPING_COLUMNS = {"id": "{from: value.id, type: int64}", "name": "value.name"}
+# Requests in flight: the tests that slow Timeplus down derive the connector's rate from it
+# (rows per batch x IN_FLIGHT / latency), so that their faults land mid-backlog.
+IN_FLIGHT = 2
 
 
 # -- the report ------------------------------------------------------------------------------
@@ -244,6 +247,7 @@ def write_fault_config(
     max_rows: int = 1000,
     linger_ms: int = 100,
     drain_timeout_s: float = 10,
+    max_in_flight: int = IN_FLIGHT,
     on_error: str | None = None,
     columns: Mapping[str, str] = MAPPING_COLUMNS,
 ) -> Path:
@@ -265,6 +269,7 @@ def write_fault_config(
             timeplus:
               url: "{url}"
               timeout_s: {timeout_s}
+              max_in_flight: {max_in_flight}
             batch: {{max_rows: {max_rows}, max_bytes: 1MiB, linger_ms: {linger_ms}}}
             drain_timeout_s: {drain_timeout_s}
             mappings:

@@ -62,7 +62,7 @@ def test_broker_restart_mid_drain_loses_nothing(
         max_rows=500,
     )
     produce_ids(kafka.bootstrap, topic, PARTITIONS, range(BEFORE))
-    # ~10,000 rows/s (2 delivery threads x 500 rows / 0.1 s): the restart comes mid-backlog.
+    # ~10,000 rows/s (IN_FLIGHT 2 x 500 rows / 0.1 s): the restart comes mid-backlog.
     emulator.faults.set_latency(0.1)
     connector = connectors.start(config, "run")
     restart_after = rng.randint(10_000, 30_000)

@@ -32,8 +32,8 @@ KILLS = 10
 # the restarted instance starts waits for the dead member until then. 6 s is the broker's
 # minimum (group.min.session.timeout.ms); heartbeats must come well within it.
 FAST_EVICTION = {"session.timeout.ms": "6000", "heartbeat.interval.ms": "1000"}
-# Timeplus answering each insert in 0.1 s caps the connector near 8,000 rows/s (2 delivery
-# threads x 400 rows / 0.1 s), so the backlog outlasts ten short incarnations and every kill
+# Timeplus answering each insert in 0.1 s caps the connector near 8,000 rows/s (IN_FLIGHT
+# 2 x 400 rows / 0.1 s), so the backlog outlasts ten short incarnations and every kill
 # lands while rows are in flight and offsets uncommitted.
 LATENCY_S = 0.1
 MAX_ROWS = 400

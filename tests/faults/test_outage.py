@@ -7,10 +7,10 @@ import time
 
 import pytest
 
-from connector.pipeline import Tuning
 from connector.testing.kafka_broker import KafkaBroker
 from connector.testing.timeplus_emulator import TimeplusEmulator
 from tests.faults.conftest import (
+    IN_FLIGHT,
     Connectors,
     FaultReport,
     FaultSetup,
@@ -56,7 +56,7 @@ def test_sixty_second_outage_mid_drain_loses_nothing_and_keeps_the_group(
         max_rows=500,
     )
     produce_ids(kafka.bootstrap, topic, PARTITIONS, range(BACKLOG))
-    # ~10,000 rows/s (2 delivery threads x 500 rows / 0.1 s): the outage starts mid-backlog.
+    # ~10,000 rows/s (IN_FLIGHT 2 x 500 rows / 0.1 s): the outage starts mid-backlog.
     emulator.faults.set_latency(0.1)
     connector = connectors.start(config, "run")
     with RssSampler(connector.process.pid) as rss:
@@ -145,11 +145,11 @@ def test_503_and_429_with_retry_after_are_honoured_and_lose_nothing(
     ingests = sorted((r for r in emulator.requests() if "/ingest/" in r.path), key=lambda r: r.received_at)
     throttled = [r for r in ingests if r.outcome == "failed_on_demand"]
     assert [r.status for r in throttled] == [s for s in THROTTLE for _ in range(THROTTLED_REQUESTS)]
-    # The journal does not say which batch a request carried, but at most `workers` batches are
+    # The journal does not say which batch a request carried, but at most IN_FLIGHT batches are
     # in flight and each sticks to its delivery thread until accepted. So among `workers` + 1
     # consecutive requests, two come from one thread: if the first `workers` were throttled, the
     # last arrives no sooner after the first than the smallest Retry-After among them.
-    workers = Tuning().workers
+    workers = IN_FLIGHT
     windows: list[tuple[float, float]] = []  # (seconds observed, seconds asked)
     for i in range(len(ingests) - workers):
         head = ingests[i : i + workers]

@@ -40,6 +40,9 @@ class FakeSource:
         self.callbacks: tuple[Callback, Callback, Callback] | None = None
         self.assigned = False
         self.before_consume: Callable[[FakeSource], None] | None = None
+        #: Runs inside ``close`` (where librdkafka serves a rebalance still pending).
+        self.on_close: Callable[[FakeSource], None] | None = None
+        self.closing = False
 
     def subscribe(self, topics: list[str], on_assign: Callback, on_revoke: Callback, on_lost: Callback) -> None:
         self.callbacks = (on_assign, on_revoke, on_lost)
@@ -66,6 +69,8 @@ class FakeSource:
         return True
 
     def committed(self, partitions: list[TP], timeout: float = 10.0) -> dict[TP, int]:
+        if self.closing:
+            raise ConnectorError("kafka: committed failed: Failed to get committed offsets: Local: Timed out")
         return {tp: self.broker_committed[tp] for tp in partitions if tp in self.broker_committed}
 
     def end_offsets(self, partitions: list[TP], timeout: float = 10.0) -> dict[TP, tuple[int, int]]:
@@ -84,6 +89,9 @@ class FakeSource:
         self.paused.difference_update(partitions)
 
     def close(self) -> None:
+        self.closing = True
+        if self.on_close is not None:
+            self.on_close(self)
         self.closed = True
 
 

@@ -1,4 +1,5 @@
 import textwrap
+import threading
 from dataclasses import replace
 
 import pytest
@@ -200,4 +201,46 @@ def test_until_caught_up_alone_stops_without_waiting_for_a_commit_tick() -> None
     slow_ticks = replace(FAST, commit_interval_s=3600.0)
     stats = Pipeline(config(), source, FakeSink(), until_caught_up=True, tuning=slow_ticks).run()
     assert stats.messages == 10
+    assert source.broker_committed == {("orders", 0): 5, ("orders", 1): 5}
+
+
+def test_max_in_flight_requests_are_sent_at_once_and_no_more() -> None:
+    cfg = config()
+    cfg = replace(cfg, timeplus=replace(cfg.timeplus, max_in_flight=3))
+    lock, three_met, gave_up = threading.Lock(), threading.Event(), threading.Event()
+    in_flight, most = 0, 0
+
+    def hold_until_three(stream: str, call: int) -> None:
+        nonlocal in_flight, most
+        with lock:
+            in_flight += 1
+            most = max(most, in_flight)
+            if in_flight == 3:
+                three_met.set()
+        if not three_met.wait(3):  # fewer delivery threads: three never meet
+            gave_up.set()
+            three_met.set()
+        with lock:
+            in_flight -= 1
+
+    sink = FakeSink(fail=hold_until_three)
+    Pipeline(cfg, FakeSource(orders(25)), sink, until_caught_up=True, tuning=FAST).run()
+    assert not gave_up.is_set() and most == 3
+    assert sorted(r[0] for r in sink.rows["orders"]) == sorted(p * 1000 + i for p in range(2) for i in range(25))
+
+
+def test_an_assignment_served_while_closing_does_not_fail_a_clean_stop() -> None:
+    # Another member left mid-rebalance: closing the consumer serves the assignment of its
+    # partitions, and the group's offsets cannot be fetched any more. Nothing is read from
+    # them (they go straight back to the group), so the stop stays clean.
+    source = FakeSource(orders(5), assignment=[("orders", 0)], committed={("orders", 1): 5})
+
+    def assign_the_leavers_partition(fake: FakeSource) -> None:
+        assert fake.callbacks is not None
+        fake.callbacks[0]([("orders", 1)])
+        fake.callbacks[1]([("orders", 0), ("orders", 1)])
+
+    source.on_close = assign_the_leavers_partition
+    stats = Pipeline(config(), source, FakeSink(), until_caught_up=True, tuning=FAST).run()
+    assert stats.messages == 5
     assert source.broker_committed == {("orders", 0): 5, ("orders", 1): 5}

@@ -336,12 +336,21 @@ class Sink:
 
 
 def connector_config(
-    path: Path, *, bootstrap: str, group: str, topic: str, url: str, gzip: bool, max_rows: int | None
+    path: Path,
+    *,
+    bootstrap: str,
+    group: str,
+    topic: str,
+    url: str,
+    gzip: bool,
+    max_rows: int | None,
+    in_flight: int | None = None,
 ) -> Path:
     batch = f"batch: {{max_rows: {max_rows}}}\n" if max_rows else ""
+    requests = f"  max_in_flight: {in_flight}\n" if in_flight else ""
     path.write_text(
         f"kafka:\n  bootstrap.servers: '{bootstrap}'\n  group.id: '{group}'\n"
-        f"timeplus:\n  url: '{url}'\n  gzip: {'true' if gzip else 'false'}\n"
+        f"timeplus:\n  url: '{url}'\n  gzip: {'true' if gzip else 'false'}\n{requests}"
         f"{batch}"
         f"mappings:\n  - topic: '{topic}'\n    stream: {STREAM}\n" + textwrap.indent(MAPPING, "    ")
     )
@@ -434,6 +443,7 @@ def connector_stage(stage: str, args: argparse.Namespace, topic: str, sink: Sink
         url=sink.url,
         gzip=variant.get("gzip", False),
         max_rows=variant.get("max_rows"),
+        in_flight=variant.get("in_flight"),
     )
     run = ConnectorRun(config, workdir, workers=variant.get("workers", 1), until_caught_up=True)
     ended = run.wait(timeout=max(300.0, args.messages / 10_000))
@@ -697,6 +707,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--rows-per-request", default="", help="also run stage c with each batch.max_rows, e.g. 1000,5000,10000"
     )
+    parser.add_argument(
+        "--in-flight",
+        default="",
+        help="also run stage c with each timeplus.max_in_flight (with each --rows-per-request if given), e.g. 2,8",
+    )
     parser.add_argument("--latency-rate", type=float, default=20_000, help="msg/s of the latency run")
     parser.add_argument("--latency-seconds", type=float, default=10, help="length of the latency run (0: skip)")
     parser.add_argument("--bootstrap", help="use this broker instead of starting one")
@@ -704,6 +719,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--md-out", type=Path, help="also write the Markdown report here")
     args = parser.parse_args(argv)
     args.rows_per_request = [int(x) for x in args.rows_per_request.split(",") if x.strip()]
+    args.in_flight = [int(x) for x in args.in_flight.split(",") if x.strip()]
     args.stages = [x.strip() for x in args.stages.split(",") if x.strip()]
     if not set(args.stages) <= set(LABELS):
         parser.error(f"--stages: choose from {','.join(LABELS)}")
@@ -730,8 +746,11 @@ def stage_table(
         stages[f"c_workers{args.workers}"] = connector_variant(f"c_workers{args.workers}", workers=args.workers)
     if args.gzip:
         stages["c_gzip"] = connector_variant("c_gzip", gzip=True)
-    for rows in args.rows_per_request:
-        stages[f"c_rows{rows}"] = connector_variant(f"c_rows{rows}", max_rows=rows)
+    for rows in args.rows_per_request or [None]:
+        for in_flight in args.in_flight or [None]:
+            name = "c" + (f"_rows{rows}" if rows else "") + (f"_inflight{in_flight}" if in_flight else "")
+            if name != "c":
+                stages[name] = connector_variant(name, max_rows=rows, in_flight=in_flight)
     return stages
 
 

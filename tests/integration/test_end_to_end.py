@@ -263,9 +263,9 @@ def test_instances_of_one_group_stop_only_when_the_group_backlog_is_delivered(
         mappings=f"- topic: {topic}\n  stream: {stream}\n  columns:\n    id: {{from: value.id, type: int64}}\n",
         extra="batch: {max_rows: 100, linger_ms: 50}\n",
     )
-    # 4 requests of 100 rows in flight, 0.4 s each: ~1,000 rows/s, so the first is busy for
+    # 8 requests of 100 rows in flight, 0.8 s each: ~1,000 rows/s, so the first is busy for
     # ~8 s, well after the second joins.
-    emulator.faults.set_latency(0.4)
+    emulator.faults.set_latency(0.8)
     try:
         first = ConnectorProcess(config, until_caught_up=True, log_path=tmp_path / "first.log")
         wait_for(lambda: "assigned " + topic in first.log(), 60, "the first instance's assignment")

@@ -189,10 +189,10 @@ def test_example_config_in_the_repository_is_valid() -> None:
         load_config(path, env={})
 
 
-def test_max_in_flight_defaults_to_four_and_is_bounded() -> None:
+def test_max_in_flight_defaults_to_eight_and_is_bounded() -> None:
     timeplus = "timeplus: {{url: 'http://localhost:3218', max_in_flight: {}}}"
     rest = "kafka: {bootstrap.servers: 'b:9092'}\nmappings: [{topic: t, stream: s, columns: {v: value}}]\n"
-    assert parse_config(GOOD, env={}).timeplus.max_in_flight == 4
+    assert parse_config(GOOD, env={}).timeplus.max_in_flight == 8
     assert parse_config(timeplus.format(16) + "\n" + rest, env={}).timeplus.max_in_flight == 16
     assert problems(timeplus.format(0) + "\n" + rest) == ["timeplus.max_in_flight: must be at least 1, got 0"]
     assert problems(timeplus.format(65) + "\n" + rest) == ["timeplus.max_in_flight: must be at most 64, got 65"]

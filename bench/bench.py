@@ -10,7 +10,7 @@ then drains that same topic several times, each time with a fresh consumer group
   d  the naive loop of a user: poll one message, POST one row, commit synchronously
      (on at most ``--naive-messages`` messages)
 
-plus the variants asked for (``--workers``, ``--gzip``, ``--rows-per-request``) and a
+plus the variants asked for (``--workers``, ``--gzip``, ``--rows-per-request``, ``--in-flight``) and a
 latency run: messages produced at a fixed rate below capacity while the connector runs.
 The connector reports its own consume-to-ack percentiles when it stops (from the poll
 that read a message to the answer for its row); each message also carries its produce
@@ -21,7 +21,7 @@ and start-up (process start, group join) is reported apart. Nothing here asserts
 time: it measures and reports.
 
     .venv/bin/python bench/bench.py [--messages N] [--repeats R] [--stages a,b,c,d] [--workers W] [--gzip]
-        [--rows-per-request 1000,5000] [--bootstrap HOST:PORT] [--json-out FILE] [--md-out FILE]
+        [--rows-per-request 1000,5000] [--in-flight 2,8] [--bootstrap HOST:PORT] [--json-out FILE] [--md-out FILE]
 """
 
 from __future__ import annotations

@@ -146,7 +146,7 @@ class StreamBatcher:
             batch.estimated_bytes += int((stop - start) * bytes_per_row)
             batch.reads.append((read_at, stop - start))
             for segment in self.polled_segments:
-                segment.pending += 1
+                OffsetTracker.hold(segment)
             batch.segments.extend(self.polled_segments)
             if len(batch.rows) >= self._max_rows or batch.estimated_bytes >= self._byte_budget:
                 full.append(batch)

@@ -72,7 +72,7 @@ class Sender:
         sink: IngestSink,
         *,
         max_request_bytes: int,
-        workers: int = 2,
+        workers: int,
         policy: RetryPolicy | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:

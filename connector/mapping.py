@@ -4,7 +4,7 @@ A ``Mapper`` is compiled once per mapping: each column becomes one small closure
 fetches its source and converts it, so the work per message is a few dict lookups and
 the converters of ``connector.types``. Constants and defaults are converted once, at
 compile time, so a bad one is a configuration error (``ValueError`` naming its YAML
-path), never a per-message one.
+path), never a per-message one. Values are decoded by ``connector.decoding``.
 
 Source rules:
 
@@ -20,13 +20,11 @@ Source rules:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any, Final, NamedTuple
 
-import orjson
-
 from connector.config import NO_DEFAULT, ColumnConfig, MappingConfig, SourceKind
+from connector.decoding import STRICT_JSON, decode_value, json_kind
 from connector.errors import ConfigError, DataError
 from connector.records import TIMESTAMP_NOT_AVAILABLE, MessageLike
 from connector.types import (
@@ -38,69 +36,15 @@ from connector.types import (
     utf8_reason,
 )
 
+# decode_value is the pipeline's other half of building a row: one import for both.
+__all__ = ["STRICT_JSON", "Mapper", "compile_mappers", "decode_value"]
+
 Column = Callable[[MessageLike, Any], Any]
 Getter = Callable[[MessageLike, Any], Any]
 Fallback = Callable[[], Any]
 
 # Returned by getters when the source has no value (distinct from a JSON null).
 _ABSENT: Final = object()
-
-
-def _json_kind(value: Any) -> str:
-    if isinstance(value, list):
-        return "a JSON array"
-    if isinstance(value, str):
-        return "a JSON string"
-    if value is None:
-        return "JSON null"
-    return f"a JSON {type(value).__name__}"
-
-
-def decode_value(value: bytes | None, fmt: str) -> Any:
-    """Decode a message value as ``json``, ``string`` or ``bytes``; raise DataError."""
-    if value is None:
-        raise DataError("tombstone (null value)")
-    if fmt == "json":
-        if not value:
-            raise DataError("empty value")
-        try:
-            return orjson.loads(value)
-        except orjson.JSONDecodeError as exc:
-            raise DataError(f"value is not valid JSON: {exc}") from None
-    if fmt == "string":
-        try:
-            return value.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise DataError(f"value is {utf8_reason(value, exc)}") from None
-    if fmt == "bytes":
-        return value
-    if fmt == STRICT_JSON:
-        decoded = decode_value(value, "json")
-        _reject_duplicate_keys(value)
-        return decoded
-    raise ValueError(f"unknown format {fmt!r}")
-
-
-#: The decoding of ``format: json`` with ``reject_duplicate_keys: true``.
-STRICT_JSON: Final = "json/strict"
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    found: dict[str, Any] = {}
-    for key, item in pairs:
-        if key in found:
-            raise DataError(f"value has the key {key!r} more than once")
-        found[key] = item
-    return found
-
-
-_DUPLICATE_CHECKER = json.JSONDecoder(object_pairs_hook=_no_duplicates)
-
-
-def _reject_duplicate_keys(value: bytes) -> None:
-    # orjson keeps the last of duplicate keys silently and has no option to refuse them;
-    # the stdlib decoder can, at ~4x the cost, so only mappings that ask pay for it.
-    _DUPLICATE_CHECKER.decode(value.decode("utf-8"))
 
 
 class Mapper:
@@ -122,7 +66,7 @@ class Mapper:
         """The row for ``msg`` in column order, from its decoded value; raise DataError."""
         try:
             if self._needs_object and type(decoded) is not dict:
-                raise DataError(f"value is {_json_kind(decoded)}, but the mapping reads fields of a JSON object")
+                raise DataError(f"value is {json_kind(decoded)}, but the mapping reads fields of a JSON object")
             return self._build(msg, decoded)
         except DataError as exc:
             raise self._located(exc, msg) from None

@@ -16,7 +16,7 @@ Choices where Timeplus itself would guess or silently clip:
 * ``null`` for a non-nullable type is rejected (Proton would store the type's default).
 """
 
-from connector.types.column import ColumnType, column_type, make_converter, passthrough_type
+from connector.types.column import ColumnType, column_type
 from connector.types.datetimes import EPOCH_UNITS
 from connector.types.grammar import TimeplusType, is_nullable, parse_type
 from connector.types.values import Converter, utf8_reason
@@ -28,8 +28,6 @@ __all__ = [
     "TimeplusType",
     "column_type",
     "is_nullable",
-    "make_converter",
     "parse_type",
-    "passthrough_type",
     "utf8_reason",
 ]

@@ -49,21 +49,16 @@ def column_type(text: str, unit: str | None = None) -> ColumnType:
         unit=unit,
         convert=_converter(t, unit, null_reason),
         nullable=is_nullable(t),
-        passthrough=passthrough_type(t),
+        passthrough=_passthrough_type(t),
         null_reason=null_reason,
     )
 
 
-def passthrough_type(t: TimeplusType) -> type | None:
+def _passthrough_type(t: TimeplusType) -> type | None:
     """The Python type whose values the converter of ``t`` returns unchanged, if any."""
     while t.name in ("nullable", "low_cardinality"):
         t = t.args[0]
     return _PASSTHROUGH.get(t.name)
-
-
-def make_converter(t: TimeplusType, unit: str | None = None) -> Converter:
-    """Compile a function turning a source value into Timeplus's JSON form for ``t``."""
-    return _converter(t, unit, f"null for non-nullable column of type {t}")
 
 
 def _converter(t: TimeplusType, unit: str | None, null: str) -> Converter:

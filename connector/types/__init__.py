@@ -19,12 +19,11 @@ Choices where Timeplus itself would guess or silently clip:
 from connector.types.column import ColumnType, column_type
 from connector.types.datetimes import EPOCH_UNITS
 from connector.types.grammar import TimeplusType, is_nullable, parse_type
-from connector.types.values import Converter, utf8_reason
+from connector.types.values import utf8_reason
 
 __all__ = [
     "EPOCH_UNITS",
     "ColumnType",
-    "Converter",
     "TimeplusType",
     "column_type",
     "is_nullable",

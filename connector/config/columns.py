@@ -153,8 +153,8 @@ def _column(r: Reader, path: str, name: str, raw: Any, fmt: str) -> ColumnConfig
         return None
     constant, default_ = values
     if kind is SourceKind.CONSTANT:
-        return ColumnConfig(name, kind, type=ct, constant=constant, unit=unit, where=path)
-    return ColumnConfig(name, kind, segments, ct, None, default_, unit, path)
+        return ColumnConfig(name, kind, type=ct, constant=constant, where=path)
+    return ColumnConfig(name, kind, segments, type=ct, default=default_, where=path)
 
 
 def _spec(r: Reader, path: str, raw: Any) -> dict[str, Any] | None:

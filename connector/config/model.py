@@ -100,14 +100,13 @@ class ColumnConfig:
     """For VALUE: the path into the decoded value (empty = the whole value); segments that
     are digits index lists. For HEADER: the header name."""
     type: ColumnType | None = None
-    """The parsed Timeplus type and its converter; None passes the value as is."""
+    """The parsed Timeplus type and its converter, compiled for the column's epoch ``unit``
+    (always ms for timestamp); None passes the value as is."""
     constant: Any = None
     """The value of a CONSTANT column, already converted to the column's type."""
     default: Any = NO_DEFAULT
     """Used when the source is absent, already converted; NO_DEFAULT makes absence a data
     error (unless the type is nullable, where absence is null)."""
-    unit: str | None = None
-    """Unit of integer epochs converted to date/datetime columns (always ms for timestamp)."""
     where: str = ""
     """Where this column was declared, for error messages."""
 

@@ -147,7 +147,7 @@ key_number: {from: key, type: int64}
 
 
 def test_a_hand_built_mapping_takes_a_column_type() -> None:
-    col = ColumnConfig("ts", SourceKind.TIMESTAMP, type=column_type("datetime64(3)", unit="ms"), unit="ms")
+    col = ColumnConfig("ts", SourceKind.TIMESTAMP, type=column_type("datetime64(3)", unit="ms"))
     m = Mapper(MappingConfig("s", (col,), topics=("t",)))
     assert row(m, message({})) == ["2023-11-14 22:13:20.123"]
 

@@ -45,9 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = load_config(args.config)
         if args.command == "check":
-            from connector.mapping import compile_mappers
-
-            compile_mappers(config.mappings)
+            # load_config checked everything, defaults and constants included, in one pass.
             print(f"{args.config}: OK ({len(config.mappings)} mapping(s))")
             return EXIT_OK
         return _run(config, until_caught_up=args.until_caught_up)

@@ -2,9 +2,10 @@
 
 A ``Mapper`` is compiled once per mapping: each column becomes one small closure that
 fetches its source and converts it, so the work per message is a few dict lookups and
-the converters of ``connector.types``. Constants and defaults are converted once, at
-compile time, so a bad one is a configuration error (``ValueError`` naming its YAML
-path), never a per-message one.
+the converters of ``connector.types``. Types are parsed, and constants and defaults
+converted, when the config is validated (``connector.config``), so a bad one is a
+configuration error naming its YAML path, never a per-message one. Values are decoded
+by ``connector.decoding``.
 
 Source rules:
 
@@ -14,29 +15,23 @@ Source rules:
 * ``timestamp`` is the message timestamp in epoch milliseconds (``unit`` is always ms).
 * Absent: the column's default, else null for a nullable type, else a DataError.
   A JSON ``null`` for a typed, non-nullable column: the default, else a DataError.
-* Untyped columns pass values through unchanged. With ``format: bytes`` an untyped
-  ``value`` column is read as ``string`` (UTF-8), because raw bytes have no JSON form.
+* Untyped columns pass values through unchanged. (With ``format: bytes`` the config
+  gives an untyped ``value`` column the type ``string``: raw bytes have no JSON form.)
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any, Final, NamedTuple
 
-import orjson
-
 from connector.config import NO_DEFAULT, ColumnConfig, MappingConfig, SourceKind
-from connector.errors import ConfigError, DataError
+from connector.decoding import STRICT_JSON, decode_value, json_kind
+from connector.errors import DataError
 from connector.records import TIMESTAMP_NOT_AVAILABLE, MessageLike
-from connector.types import (
-    TimeplusType,
-    is_nullable,
-    make_converter,
-    parse_type,
-    passthrough_type,
-    utf8_reason,
-)
+from connector.types import ColumnType, utf8_reason
+
+# decode_value is the pipeline's other half of building a row: one import for both.
+__all__ = ["STRICT_JSON", "Mapper", "compile_mappers", "decode_value"]
 
 Column = Callable[[MessageLike, Any], Any]
 Getter = Callable[[MessageLike, Any], Any]
@@ -44,63 +39,6 @@ Fallback = Callable[[], Any]
 
 # Returned by getters when the source has no value (distinct from a JSON null).
 _ABSENT: Final = object()
-
-
-def _json_kind(value: Any) -> str:
-    if isinstance(value, list):
-        return "a JSON array"
-    if isinstance(value, str):
-        return "a JSON string"
-    if value is None:
-        return "JSON null"
-    return f"a JSON {type(value).__name__}"
-
-
-def decode_value(value: bytes | None, fmt: str) -> Any:
-    """Decode a message value as ``json``, ``string`` or ``bytes``; raise DataError."""
-    if value is None:
-        raise DataError("tombstone (null value)")
-    if fmt == "json":
-        if not value:
-            raise DataError("empty value")
-        try:
-            return orjson.loads(value)
-        except orjson.JSONDecodeError as exc:
-            raise DataError(f"value is not valid JSON: {exc}") from None
-    if fmt == "string":
-        try:
-            return value.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise DataError(f"value is {utf8_reason(value, exc)}") from None
-    if fmt == "bytes":
-        return value
-    if fmt == STRICT_JSON:
-        decoded = decode_value(value, "json")
-        _reject_duplicate_keys(value)
-        return decoded
-    raise ValueError(f"unknown format {fmt!r}")
-
-
-#: The decoding of ``format: json`` with ``reject_duplicate_keys: true``.
-STRICT_JSON: Final = "json/strict"
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    found: dict[str, Any] = {}
-    for key, item in pairs:
-        if key in found:
-            raise DataError(f"value has the key {key!r} more than once")
-        found[key] = item
-    return found
-
-
-_DUPLICATE_CHECKER = json.JSONDecoder(object_pairs_hook=_no_duplicates)
-
-
-def _reject_duplicate_keys(value: bytes) -> None:
-    # orjson keeps the last of duplicate keys silently and has no option to refuse them;
-    # the stdlib decoder can, at ~4x the cost, so only mappings that ask pay for it.
-    _DUPLICATE_CHECKER.decode(value.decode("utf-8"))
 
 
 class Mapper:
@@ -116,24 +54,16 @@ class Mapper:
         self.format = STRICT_JSON if mapping.reject_duplicate_keys else mapping.format
         # Paths into the value only make sense in an object: say so instead of "missing field".
         self._needs_object = any(c.kind is SourceKind.VALUE and c.path for c in mapping.columns)
-        self._build = _assemble([_compile(c, mapping.format) for c in mapping.columns])
+        self._build = _assemble([_compile(c) for c in mapping.columns])
 
     def build(self, msg: MessageLike, decoded: Any) -> list[Any]:
         """The row for ``msg`` in column order, from its decoded value; raise DataError."""
         try:
             if self._needs_object and type(decoded) is not dict:
-                raise DataError(f"value is {_json_kind(decoded)}, but the mapping reads fields of a JSON object")
+                raise DataError(f"value is {json_kind(decoded)}, but the mapping reads fields of a JSON object")
             return self._build(msg, decoded)
         except DataError as exc:
             raise self._located(exc, msg) from None
-
-    def row(self, msg: MessageLike) -> list[Any]:
-        """Decode ``msg``'s value and build its row; raise DataError."""
-        try:
-            decoded = decode_value(msg.value(), self.format)
-        except DataError as exc:
-            raise self._located(exc, msg) from None
-        return self.build(msg, decoded)
 
     def _located(self, exc: DataError, msg: MessageLike) -> DataError:
         return DataError(
@@ -169,63 +99,43 @@ def _assemble(columns: list[Column]) -> Callable[[MessageLike, Any], list[Any]]:
     return build
 
 
-def _compile(col: ColumnConfig, fmt: str) -> Column:
-    where = col.where or f"columns.{col.name}"
-    t = _column_type(col, fmt, where)
-    unit = "ms" if col.kind is SourceKind.TIMESTAMP else col.unit
-    convert = make_converter(t, unit) if t is not None else None
+def _compile(col: ColumnConfig) -> Column:
+    """The mapping rule: a column's source, default, nullability and type become one closure."""
     if col.kind is SourceKind.CONSTANT:
-        constant = _at_compile_time(convert, col.constant, f"{where}.value")
+        constant = col.constant
         return lambda msg, d: constant
-    default = col.default
-    if default is not NO_DEFAULT:
-        default = _at_compile_time(convert, default, f"{where}.default")
-    absent = _on_absent(col, t, default)
+    ct = col.type
+    absent = _on_absent(col, ct)
     path = col.path
     plain_path = col.kind is SourceKind.VALUE and bool(path) and not any(_is_index(s) for s in path)
-    if t is None or convert is None:
+    if ct is None:
         if plain_path and len(path) == 1:
             return _untyped_keyed_column(path[0], absent)
         return _untyped_column(col.name, _getter(col), absent)
-    typed = _Typed(col.name, convert, absent, _on_null(col.name, t, default), passthrough_type(t) or _Never)
+    typed = _Typed(col.name, ct.convert, absent, _on_null(col, ct), ct.passthrough or _Never)
     if plain_path:
         return _keyed_column(path[0], typed) if len(path) == 1 else _path_column(path, typed)
     return _typed_column(_getter(col), typed)
 
 
-def _column_type(col: ColumnConfig, fmt: str, where: str) -> TimeplusType | None:
-    if col.type is None:
-        raw_bytes = col.kind is SourceKind.VALUE and fmt == "bytes"
-        return parse_type("string") if raw_bytes else None
-    try:
-        return parse_type(col.type)
-    except ValueError as exc:
-        raise ValueError(f"{where}.type: {exc}") from None
-
-
-def _at_compile_time(convert: Callable[[Any], Any] | None, value: Any, where: str) -> Any:
-    if convert is None:
-        return value
-    try:
-        return convert(value)
-    except ValueError as exc:
-        raise ValueError(f"{where}: {exc}") from None
-
-
-def _on_absent(col: ColumnConfig, t: TimeplusType | None, default: Any) -> Fallback:
+def _on_absent(col: ColumnConfig, ct: ColumnType | None) -> Fallback:
+    """Absent source: the default, else null for a nullable type, else a DataError."""
+    default = col.default
     if default is not NO_DEFAULT:
         return lambda: default
-    if t is not None and is_nullable(t):
+    if ct is not None and ct.nullable:
         return lambda: None
     return _failure(f"missing {_describe(col)}", col.name)
 
 
-def _on_null(name: str, t: TimeplusType | None, default: Any) -> Fallback:
-    if t is None or is_nullable(t):
+def _on_null(col: ColumnConfig, ct: ColumnType) -> Fallback:
+    """JSON null in a typed column: null when nullable, else the default, else a DataError."""
+    if ct.nullable:
         return lambda: None
+    default = col.default
     if default is not NO_DEFAULT:
         return lambda: default
-    return _failure(f"null for non-nullable column of type {t}", name)
+    return _failure(ct.null_reason, col.name)
 
 
 def _failure(reason: str, column: str) -> Fallback:
@@ -431,13 +341,5 @@ _MESSAGE_GETTERS: Final[dict[SourceKind, Getter]] = {
 
 
 def compile_mappers(mappings: tuple[MappingConfig, ...]) -> list[Mapper]:
-    """A Mapper per mapping; ConfigError listing every bad constant or default."""
-    mappers, problems = [], []
-    for mapping in mappings:
-        try:
-            mappers.append(Mapper(mapping))
-        except ValueError as exc:
-            problems.append(str(exc))
-    if problems:
-        raise ConfigError(problems)
-    return mappers
+    """A Mapper per mapping (the config's validation already converted constants and defaults)."""
+    return [Mapper(mapping) for mapping in mappings]

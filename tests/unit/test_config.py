@@ -3,7 +3,18 @@ from pathlib import Path
 
 import pytest
 
-from connector.config import NO_DEFAULT, ConfigError, Secret, SourceKind, load_config, parse_config
+from connector.config import (
+    FORCED_CONSUMER_PROPS,
+    NO_DEFAULT,
+    BatchConfig,
+    ConfigError,
+    Secret,
+    SourceKind,
+    TimeplusConfig,
+    load_config,
+    parse_config,
+)
+from connector.types import column_type
 
 GOOD = """
 kafka:
@@ -64,8 +75,11 @@ def test_good_file_with_defaults_and_interpolation() -> None:
     ]  # fmt: skip
     assert by_name["customer"].kind is SourceKind.VALUE and by_name["customer"].path == ("customer", "name")
     assert by_name["first_sku"].path == ("items", "0", "sku")
-    assert by_name["amount"].type == "float64" and by_name["amount"].default is NO_DEFAULT
-    assert by_name["ts"].kind is SourceKind.TIMESTAMP and by_name["ts"].unit == "ms"
+    assert by_name["amount"].type == column_type("float64") and by_name["amount"].default is NO_DEFAULT
+    assert str(by_name["amount"].type) == "float64"
+    assert by_name["ts"].kind is SourceKind.TIMESTAMP
+    assert by_name["ts"].type == column_type("datetime64(3)", unit="ms"), "the type is parsed once, here"
+    assert by_name["order_id"].type is None
     assert by_name["region"].kind is SourceKind.HEADER and by_name["region"].path == ("region",)
     assert by_name["region"].default == "unknown"
     assert by_name["source"].kind is SourceKind.CONSTANT and by_name["source"].constant == "kafka"
@@ -196,3 +210,106 @@ def test_max_in_flight_defaults_to_eight_and_is_bounded() -> None:
     assert parse_config(timeplus.format(16) + "\n" + rest, env={}).timeplus.max_in_flight == 16
     assert problems(timeplus.format(0) + "\n" + rest) == ["timeplus.max_in_flight: must be at least 1, got 0"]
     assert problems(timeplus.format(65) + "\n" + rest) == ["timeplus.max_in_flight: must be at most 64, got 65"]
+
+
+REST = """
+kafka: {bootstrap.servers: 'k:9092'}
+timeplus: {url: 'http://tp:3218'}
+"""
+
+
+def test_one_error_of_each_kind_all_in_one_report() -> None:
+    found = problems(
+        """
+        kafka: {bootstrap.servers: 'k:9092', enable.auto.commit: true}
+        timeplus: {url: 'tp:3218', colour: blue}
+        mappings:
+          - topic: orders
+            stream: orders
+            columns:
+              amount: {from: value.total, type: flaot64}
+              qty: {from: value.qty, type: uint8, default: 300}
+              when: {from: value.at, type: 'datetime64(3)', unit: minutes}
+              ok: {from: value.ok, type: bool, default: maybe}
+          - topic: refunds
+            stream: refunds
+            columns:
+              version: {value: seven, type: int32}
+              region: {value: eu}
+        """
+    )
+    assert found == [
+        "kafka.enable.auto.commit: must be false or absent: "
+        "the connector commits only after Timeplus accepted the rows",
+        "timeplus.colour: unknown key (expected one of: api_key, connect_timeout_s, gzip, max_in_flight, "
+        "max_retries, password, retry_backoff_max_s, retry_backoff_s, timeout_s, url, username, workspace)",
+        "timeplus.url: expected http(s)://host[:port], got 'tp:3218'",
+        "mappings[0].columns.amount.type: unknown type 'flaot64' (did you mean float64?)",
+        "mappings[0].columns.qty.default: 300 is out of range for uint8",
+        "mappings[0].columns.when.unit: expected one of s, ms, us, ns, got 'minutes'",
+        "mappings[0].columns.ok.default: 'maybe' is not a valid bool (expected true, false, 1 or 0)",
+        "mappings[1].columns.version.value: 'seven' is not a valid int32",
+    ]
+
+
+def test_constants_and_defaults_are_converted_while_validating() -> None:
+    config = parse_config(
+        REST
+        + """
+mappings:
+  - topic: t
+    stream: s
+    columns:
+      version: {value: "7", type: int32}
+      since: {value: 2024-01-02, type: date}
+      n: {from: value.n, type: 'decimal(10, 2)', default: 1.5}
+      raw: {from: value.raw, default: keep}
+""",
+        env={},
+    )
+    version, since, n, raw = config.mappings[0].columns
+    assert (version.constant, since.constant, n.default, raw.default) == (7, "2024-01-02", "1.50", "keep")
+
+
+def test_a_bad_default_with_a_bad_type_or_unit_reports_only_the_cause() -> None:
+    found = problems(
+        REST
+        + """
+mappings:
+  - topic: t
+    stream: s
+    columns:
+      a: {from: value.a, type: flaot64, default: x}
+      b: {from: value.b, type: datetime64(3), unit: minutes, default: 0}
+      c: {from: nowhere, type: int8, default: x}
+"""
+    )
+    assert [p.split(":")[0] for p in found] == ["mappings[0].columns.a.type", "mappings[0].columns.b.unit",
+                                                "mappings[0].columns.c.from"]  # fmt: skip
+
+
+def test_kafka_timestamps_are_milliseconds() -> None:
+    found = problems(REST + "mappings: [{topic: t, stream: s, columns: {ts: {from: timestamp, unit: s}}}]")
+    assert found == ["mappings[0].columns.ts.unit: Kafka timestamps are epoch milliseconds: leave unit out or set ms"]
+
+
+def test_untyped_value_of_bytes_format_is_read_as_string() -> None:
+    config = parse_config(REST + "mappings: [{topic: t, stream: s, format: bytes, columns: {v: value}}]", env={})
+    assert config.mappings[0].columns[0].type == column_type("string")
+
+
+def test_defaults_are_the_models() -> None:
+    config = parse_config(REST + "mappings: [{topic: t, stream: s, columns: {v: value}}]", env={})
+    assert config.timeplus == TimeplusConfig(url="http://tp:3218")
+    assert config.batch == BatchConfig()
+    assert config.kafka["group.id"] == "kafka-timeplus"
+    assert (config.mappings[0].format, config.mappings[0].on_error) == ("json", "fail")
+
+
+def test_owned_consumer_settings_may_only_be_repeated() -> None:
+    assert FORCED_CONSUMER_PROPS == {"enable.auto.commit": "false", "enable.auto.offset.store": "false"}
+    ok = "kafka: {bootstrap.servers: 'k:9092', enable.auto.commit: 'false', enable.auto.offset.store: 'false'}"
+    rest = "\ntimeplus: {url: 'http://tp:3218'}\nmappings: [{topic: t, stream: s, columns: {v: value}}]"
+    parse_config(ok + rest, env={})
+    found = problems(ok.replace("store: 'false'", "store: true") + rest)
+    assert found == ["kafka.enable.auto.offset.store: must be false or absent: the connector stores offsets itself"]

@@ -8,11 +8,11 @@ from typing import Any
 import orjson
 import pytest
 
-from connector.types import TimeplusType, is_nullable, make_converter, parse_type, passthrough_type
+from connector.types import TimeplusType, column_type, is_nullable, parse_type
 
 
 def convert(type_name: str, value: Any, unit: str | None = None) -> Any:
-    return make_converter(parse_type(type_name), unit)(value)
+    return column_type(type_name, unit).convert(value)
 
 
 def reason(type_name: str, value: Any, unit: str | None = None) -> str:
@@ -131,9 +131,25 @@ def test_is_nullable_sees_through_low_cardinality() -> None:
 
 
 def test_passthrough_type() -> None:
-    assert passthrough_type(parse_type("low_cardinality(nullable(string))")) is str
-    assert passthrough_type(parse_type("bool")) is bool
-    assert passthrough_type(parse_type("int64")) is None
+    assert column_type("low_cardinality(nullable(string))").passthrough is str
+    assert column_type("bool").passthrough is bool
+    assert column_type("int64").passthrough is None
+
+
+def test_column_type_is_everything_mapping_needs_in_one_call() -> None:
+    ct = column_type("low_cardinality(nullable(string))")
+    assert ct.parsed == parse_type("low_cardinality(nullable(string))")
+    assert str(ct) == "low_cardinality(nullable(string))"
+    assert ct.nullable and ct.convert(None) is None and ct.convert(5) == "5"
+    strict = column_type("datetime64(3)", unit="ms")
+    assert not strict.nullable and strict.unit == "ms"
+    assert strict.null_reason == "null for non-nullable column of type datetime64(3)"
+    assert strict.convert(1_700_000_000_123) == "2023-11-14 22:13:20.123"
+    assert strict == column_type("datetime64(3)", "ms"), "equal by type and unit, not by converter"
+    with pytest.raises(ValueError, match="unknown type 'flaot64'"):
+        column_type("flaot64")
+    with pytest.raises(ValueError, match="unknown unit 'minutes'"):
+        column_type("date", unit="minutes")
 
 
 # ---------------------------------------------------------------------------

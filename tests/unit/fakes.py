@@ -109,7 +109,7 @@ class FakeSink:
         self._reject = reject
         self._lock = threading.Lock()
 
-    def ingest(self, stream: str, body: bytes, *, idempotent_id: str | None = None) -> None:
+    def ingest(self, stream: str, body: bytes) -> None:
         with self._lock:
             self.calls += 1
             call = self.calls

@@ -146,3 +146,24 @@ def test_bodies_over_max_bytes_are_split_and_rows_never_dropped() -> None:
     assert sorted(r[0] for r in sink.rows["orders"]) == list(range(200))
     assert max(bodies) <= 2048, max(bodies)
     assert source.broker_committed == {("orders", 0): 200}
+
+
+def test_a_letter_wait_releases_its_batch_after_the_last_letter() -> None:
+    from connector.batching import Batch
+    from connector.offsets import OffsetTracker
+    from connector.on_error import LetterWait
+
+    tracker = OffsetTracker()
+    segment = tracker.open("orders", 0, 0)
+    segment.hold()
+    segment.seal()
+    batch = Batch("orders", ["id"], 0.0)
+    batch.segments.append(segment)
+    wait = LetterWait(batch)
+    wait.hold()
+    wait.hold()
+    wait.close()
+    wait.release()
+    assert tracker.committable() == {}, "one letter is still unacknowledged"
+    wait.release()
+    assert tracker.committable() == {("orders", 0): 1}

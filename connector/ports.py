@@ -34,7 +34,8 @@ class RecordSource(Protocol):
     def consume(self, max_messages: int, timeout: float) -> list[MessageLike]:
         """Up to ``max_messages`` messages in offset order per partition, waiting at most ``timeout`` s.
 
-        Raises FatalError when the client cannot go on; per-message errors are logged, not returned.
+        Raises FatalError when the client cannot go on, RetriableError when one call failed;
+        per-message errors are logged, not returned.
         """
         ...
 

@@ -7,11 +7,10 @@ and says which batches are full. Limits are therefore applied per poll, with the
 poll's rows cut exactly at ``max_rows``.
 
 Rows stay Python lists until the batch is sent, and the whole batch is then encoded
-in one call (``orjson`` encodes a batch at a fraction of the per-row cost). The byte
-limit is therefore kept on an estimate: each row counts the average size of the
-messages of its poll, scaled by how the last encoded batch of the stream compared
-with its estimate. A body that still comes out over the limit is split before it
-is sent.
+in one call (``connector.encoding``). The byte limit is therefore kept on an
+estimate: each row counts the average size of the messages of its poll, scaled by
+how the last encoded batch of the stream compared with its estimate. A body that
+still comes out over the limit is split before it is sent.
 """
 
 from __future__ import annotations
@@ -21,9 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
-from connector.offsets import OffsetTracker, Segment
+from connector.offsets import Segment
 from connector.records import MessageLike
 
 #: Memory a buffered row costs beyond its message's value bytes: the row list and its
@@ -45,7 +42,7 @@ class BatchLimits:
 class Batch:
     """Rows bound for one stream, the messages they came from, and their segments."""
 
-    __slots__ = ("_head", "columns", "created_at", "estimated_bytes", "messages", "reads", "rows", "segments", "stream")
+    __slots__ = ("columns", "created_at", "estimated_bytes", "messages", "reads", "rows", "segments", "stream")
 
     def __init__(self, stream: str, columns: Sequence[str], created_at: float) -> None:
         self.stream = stream
@@ -59,17 +56,11 @@ class Batch:
         self.reads: list[tuple[float, int]] = []
         self.estimated_bytes = 0
         self.created_at = created_at
-        self._head = _head(self.columns)
-
-    def body(self, start: int = 0, stop: int | None = None) -> bytes:
-        """The compact ingest payload ``{"columns": [...], "data": [[...], ...]}`` of rows start..stop."""
-        rows = self.rows if start == 0 and stop is None else self.rows[start:stop]
-        return self._head + orjson.dumps(rows) + b"}"
 
     def release(self) -> None:
         """The rows were accepted (or dealt with): let their offsets advance."""
         for segment in self.segments:
-            OffsetTracker.release(segment)
+            segment.release()
         self.segments = []
         self.messages = []
 
@@ -83,15 +74,6 @@ class Batch:
 
     def __repr__(self) -> str:
         return f"Batch({self.stream}, rows={len(self.rows)}, ~{self.estimated_bytes} bytes)"
-
-
-def encode_compact(columns: Sequence[str], rows: Sequence[list[Any]]) -> bytes:
-    """Timeplus's compact ingest body for ``rows``."""
-    return _head(columns) + orjson.dumps(list(rows)) + b"}"
-
-
-def _head(columns: Sequence[str]) -> bytes:
-    return b'{"columns":' + orjson.dumps(list(columns)) + b',"data":'
 
 
 class StreamBatcher:
@@ -146,7 +128,7 @@ class StreamBatcher:
             batch.estimated_bytes += int((stop - start) * bytes_per_row)
             batch.reads.append((read_at, stop - start))
             for segment in self.polled_segments:
-                OffsetTracker.hold(segment)
+                segment.hold()
             batch.segments.extend(self.polled_segments)
             if len(batch.rows) >= self._max_rows or batch.estimated_bytes >= self._byte_budget:
                 full.append(batch)

@@ -75,12 +75,12 @@ def tune_gc() -> None:
 def _run(config: Config, *, until_caught_up: bool) -> int:
     # Imported here so `check` works without touching Kafka or HTTP libraries.
     from connector.kafka_source import KafkaDeadLetters, KafkaSource
-    from connector.pipeline import Pipeline
+    from connector.pipeline import build_pipeline
     from connector.timeplus import TimeplusClient
 
     client = TimeplusClient(config.timeplus)
     dead_letters = KafkaDeadLetters(config.kafka) if any(m.dlq_topic for m in config.mappings) else None
-    pipeline = Pipeline(
+    pipeline = build_pipeline(
         config, KafkaSource(config.kafka), client, dead_letters=dead_letters, until_caught_up=until_caught_up
     )
 

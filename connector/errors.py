@@ -39,8 +39,9 @@ class ConfigError(FatalError):
 class DataError(ConnectorError):
     """One message or row cannot be delivered as it is.
 
-    ``column`` names the column being built when the error happened, if any.
-    Location fields are filled in by whoever knows them (mapper or pipeline).
+    ``column`` names the column being built when the error happened, if any. The
+    location (topic, partition, offset, stream) is added by whoever knows it, through
+    ``located``, which returns a new error.
     """
 
     def __init__(
@@ -60,6 +61,17 @@ class DataError(ConnectorError):
         self.offset = offset
         self.stream = stream
         super().__init__(reason)
+
+    def located(self, *, topic: str | None, partition: int | None, offset: int | None, stream: str | None) -> DataError:
+        """This error at a location: a new DataError whose unknown location fields take the given values."""
+        return DataError(
+            self.reason,
+            column=self.column,
+            topic=self.topic if self.offset is not None else topic,
+            partition=self.partition if self.offset is not None else partition,
+            offset=self.offset if self.offset is not None else offset,
+            stream=self.stream or stream,
+        )
 
     def __str__(self) -> str:
         where = []

@@ -16,6 +16,7 @@ from confluent_kafka import OFFSET_INVALID, Consumer, KafkaError, KafkaException
 from connector.dead_letters import DeadLetter
 from connector.errors import FatalError, RetriableError
 from connector.offsets import TopicPartition as TP
+from connector.ports import PartitionsCallback
 from connector.records import MessageLike
 
 log = logging.getLogger(__name__)
@@ -32,8 +33,6 @@ DEFAULTS = {
     "queued.max.messages.kbytes": "32768",
     "enable.partition.eof": "false",
 }
-
-PartitionsCallback = Callable[[list[TP]], None]
 
 #: Never consumed, even when a topic pattern would match them.
 INTERNAL_TOPICS = frozenset({"__consumer_offsets", "__transaction_state", "__share_group_state"})
@@ -153,10 +152,6 @@ class KafkaSource:
         """Fetch ``partitions`` again."""
         if partitions:
             self._consumer.resume([TopicPartition(t, p) for t, p in partitions])
-
-    def assignment(self) -> list[TP]:
-        """The partitions this member owns now."""
-        return [(p.topic, p.partition) for p in self._consumer.assignment()]
 
     def close(self) -> None:
         """Leave the group (after the pipeline committed what it could)."""

@@ -1,11 +1,13 @@
 """Which offsets may be committed: the highest contiguous run of done messages.
 
+This module is the commit rule (DESIGN.md §3), and the only place that applies it.
 Messages are tracked in *segments*, not one by one: a segment is the run of offsets
 of one partition taken from one poll. A segment is done when it is sealed (no more
 messages will join it) and every holder has released it. A holder is anything that
 must succeed before those messages count as delivered: a batch bound for a stream,
-a dead-letter produce. Holding and releasing is O(1) per batch, so the per-message
-cost of offset tracking is a pointer comparison.
+a dead-letter produce. Per partition, the offset after the last of the leading done
+segments may be committed. Holding and releasing is O(1) per batch, so the
+per-message cost of offset tracking is a pointer comparison.
 """
 
 from __future__ import annotations
@@ -18,23 +20,41 @@ TopicPartition = tuple[str, int]
 class Segment:
     """Offsets ``first..last`` of one partition, and how many holders still need them."""
 
-    __slots__ = ("first", "last", "partition", "pending", "sealed", "topic")
+    __slots__ = ("_pending", "_sealed", "first", "last", "partition", "topic")
 
     def __init__(self, topic: str, partition: int, first: int) -> None:
         self.topic = topic
         self.partition = partition
         self.first = first
+        #: Extended by the poll that reads the segment's messages, until it seals it.
         self.last = first
-        self.pending = 0
-        self.sealed = False
+        self._pending = 0
+        self._sealed = False
+
+    def hold(self) -> None:
+        """One more holder must succeed before the segment is done."""
+        self._pending += 1
+
+    def release(self) -> None:
+        """A holder succeeded (delivered or dead-lettered its rows)."""
+        self._pending -= 1
+
+    def seal(self) -> None:
+        """No further message joins the segment: it may be done once its holders release it."""
+        self._sealed = True
+
+    @property
+    def pending(self) -> int:
+        """Holders that have not released the segment yet."""
+        return self._pending
 
     @property
     def done(self) -> bool:
         """True when no holder needs this segment any more and none can join."""
-        return self.sealed and self.pending == 0
+        return self._sealed and self._pending == 0
 
     def __repr__(self) -> str:
-        state = "done" if self.done else f"pending={self.pending} sealed={self.sealed}"
+        state = "done" if self.done else f"pending={self._pending} sealed={self._sealed}"
         return f"Segment({self.topic}[{self.partition}] {self.first}..{self.last} {state})"
 
 
@@ -51,21 +71,6 @@ class OffsetTracker:
         segment = Segment(topic, partition, first_offset)
         self._queues.setdefault((topic, partition), deque()).append(segment)
         return segment
-
-    @staticmethod
-    def hold(segment: Segment) -> None:
-        """One more holder must succeed before ``segment`` is done."""
-        segment.pending += 1
-
-    @staticmethod
-    def release(segment: Segment) -> None:
-        """A holder of ``segment`` succeeded (delivered or dead-lettered its rows)."""
-        segment.pending -= 1
-
-    @staticmethod
-    def seal(segment: Segment) -> None:
-        """No further message will join ``segment``."""
-        segment.sealed = True
 
     def committable(self, *, unchanged_too: bool = False) -> dict[TopicPartition, int]:
         """Offsets (last done + 1) that advanced beyond what was last committed.
@@ -84,10 +89,6 @@ class OffsetTracker:
     def mark_committed(self, offsets: dict[TopicPartition, int]) -> None:
         """Record that ``offsets`` reached the broker."""
         self._committed.update(offsets)
-
-    def committed(self, tp: TopicPartition) -> int | None:
-        """The last offset committed for ``tp`` by this process, if any."""
-        return self._committed.get(tp)
 
     def is_idle(self, tp: TopicPartition) -> bool:
         """True when nothing read from ``tp`` waits for delivery."""

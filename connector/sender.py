@@ -15,30 +15,32 @@ import queue
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple
 
 from connector.batching import Batch
+from connector.config import TimeplusConfig
+from connector.encoding import IngestRequest
 from connector.errors import ConnectorError, IngestRejected, RetriableError
+from connector.ports import IngestSink
 
 log = logging.getLogger(__name__)
-
-
-class IngestSink(Protocol):
-    """Where batches go: ``TimeplusClient`` in production, fakes in unit tests."""
-
-    def ingest(self, stream: str, body: bytes, *, idempotent_id: str | None = None) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
     """Backoff for retriable failures; ``max_attempts`` None retries forever."""
 
-    initial_s: float = 0.2
-    max_s: float = 30.0
-    max_attempts: int | None = None
+    initial_s: float
+    max_s: float
+    max_attempts: int | None
+
+    @classmethod
+    def from_config(cls, timeplus: TimeplusConfig) -> RetryPolicy:
+        """The policy the user configured under ``timeplus``."""
+        return cls(timeplus.retry_backoff_s, timeplus.retry_backoff_max_s, timeplus.max_retries)
 
     def delay(self, attempt: int, retry_after: float | None) -> float:
         """Full-jitter exponential backoff, but never sooner than the server asked."""
@@ -64,8 +66,22 @@ class Outcome:
     answered_at: float = 0.0
 
 
+class _Answer(NamedTuple):
+    """A delivery thread's report on one request (``ticket`` names its batch)."""
+
+    ticket: int
+    error: ConnectorError | None
+    rejected: tuple[tuple[int, str], ...] = ()
+    encoded_bytes: int = 0
+    answered_at: float = 0.0
+
+
 class Sender:
-    """A bounded pool of delivery threads and the queue of their outcomes."""
+    """A bounded pool of delivery threads; batches go in, settled outcomes come out.
+
+    ``submit`` and ``settled`` are called from the consumer thread only, which alone
+    touches the batches; delivery threads see only the immutable ``IngestRequest``.
+    """
 
     def __init__(
         self,
@@ -73,44 +89,72 @@ class Sender:
         *,
         max_request_bytes: int,
         workers: int,
-        policy: RetryPolicy | None = None,
+        policy: RetryPolicy,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._sink = sink
         self._clock = clock
         self._max_request_bytes = max_request_bytes
-        self._policy = policy or RetryPolicy()
+        self._policy = policy
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ingest")
-        self.outcomes: queue.SimpleQueue[Outcome] = queue.SimpleQueue()
+        self._answers: queue.SimpleQueue[_Answer] = queue.SimpleQueue()
+        self._batches: dict[int, Batch] = {}
+        self._next_ticket = 0
+        self._in_flight_bytes = 0
         self._abandon = threading.Event()
         self._outage_lock = threading.Lock()
         self._outage_failures = 0
         self._outage_started = 0.0
-        self.in_flight = 0
-        self.in_flight_bytes = 0
 
     def submit(self, batch: Batch) -> None:
-        """Encode ``batch`` and start delivering it; its outcome arrives on ``outcomes``.
+        """Encode ``batch`` and start delivering it; its outcome comes out of ``settled``.
 
         The body is encoded here, on the caller's (consumer) thread: orjson holds the
         GIL for the whole body, milliseconds for a full batch, and doing that on a
         delivery thread made the consumer wait for the GIL; the benchmark measured the
         whole pipeline ~10% slower that way.
         """
-        self.in_flight += 1
-        self.in_flight_bytes += batch.memory_bytes
+        ticket = self._next_ticket = self._next_ticket + 1
+        self._batches[ticket] = batch
+        self._in_flight_bytes += batch.memory_bytes
         try:
-            body = batch.body()
+            request = IngestRequest.encode(batch.stream, batch.columns, batch.rows)
         except Exception as exc:  # a converter produced a value orjson cannot encode: a bug, not data
             log.exception("ingest into %s: cannot encode the batch", batch.stream)
-            self.outcomes.put(Outcome(batch, ConnectorError(f"cannot encode a batch: {type(exc).__name__}: {exc}")))
+            self._answers.put(_Answer(ticket, ConnectorError(f"cannot encode a batch: {type(exc).__name__}: {exc}")))
             return
-        self._pool.submit(self._deliver, batch, body)
+        self._pool.submit(self._deliver, ticket, request)
 
-    def settled(self, outcome: Outcome) -> None:
-        """Account for an outcome taken off the queue (consumer thread only)."""
-        self.in_flight -= 1
-        self.in_flight_bytes -= outcome.batch.memory_bytes
+    def settled(self, timeout: float | None = None) -> Iterator[Outcome]:
+        """The outcomes of the batches answered so far, in answer order, one at a time.
+
+        Waits up to ``timeout`` seconds for the first one (not at all when None). A batch
+        counts as in flight until its outcome is yielded; outcomes the caller does not
+        take (it raised) stay queued for the next call.
+        """
+        answers = self._answers
+        try:
+            answer = answers.get(timeout=timeout) if timeout else answers.get_nowait()
+        except queue.Empty:
+            return
+        while True:
+            batch = self._batches.pop(answer.ticket)
+            self._in_flight_bytes -= batch.memory_bytes
+            yield Outcome(batch, answer.error, answer.rejected, answer.encoded_bytes, answer.answered_at)
+            try:
+                answer = answers.get_nowait()
+            except queue.Empty:
+                return
+
+    @property
+    def in_flight(self) -> int:
+        """Batches submitted whose outcome ``settled`` has not returned yet."""
+        return len(self._batches)
+
+    @property
+    def in_flight_bytes(self) -> int:
+        """Estimated memory of the batches in flight."""
+        return self._in_flight_bytes
 
     def abandon(self) -> None:
         """Stop retrying: batches still failing end with their last error."""
@@ -126,27 +170,20 @@ class Sender:
         """True while the latest attempts are failing and being retried."""
         return self._outage_failures > 0
 
-    def _deliver(self, batch: Batch, body: bytes) -> None:
+    def _deliver(self, ticket: int, request: IngestRequest) -> None:
         rejected: list[tuple[int, str]] = []
         try:
-            self._deliver_rows(batch, 0, len(batch), rejected, body=body)
+            self._deliver_rows(request, 0, len(request), rejected)
         except ConnectorError as exc:
-            self.outcomes.put(Outcome(batch, exc))
+            self._answers.put(_Answer(ticket, exc))
         except Exception as exc:  # a bug in a sink must not lose the batch silently
-            log.exception("ingest into %s: unexpected error", batch.stream)
-            self.outcomes.put(Outcome(batch, ConnectorError(f"unexpected {type(exc).__name__}: {exc}")))
+            log.exception("ingest into %s: unexpected error", request.stream)
+            self._answers.put(_Answer(ticket, ConnectorError(f"unexpected {type(exc).__name__}: {exc}")))
         else:
-            self.outcomes.put(Outcome(batch, None, tuple(rejected), len(body), self._clock()))
+            self._answers.put(_Answer(ticket, None, tuple(rejected), len(request.body), self._clock()))
 
     def _deliver_rows(
-        self,
-        batch: Batch,
-        start: int,
-        stop: int,
-        rejected: list[tuple[int, str]],
-        *,
-        bad: bool = False,
-        body: bytes | None = None,
+        self, request: IngestRequest, start: int, stop: int, rejected: list[tuple[int, str]], *, bad: bool = False
     ) -> bool:
         """Deliver rows start..stop, isolating rows Timeplus rejects; True if none was rejected.
 
@@ -154,26 +191,33 @@ class Sender:
         accepted), so sending it whole again would only be refused: split it at once.
         One bad row in n costs log2(n) to 2·log2(n) extra requests (two when it sits in a left half).
         """
-        single = stop - start == 1
-        if not bad or single:
-            body = body if body is not None else batch.body(start, stop)
-            if len(body) > self._max_request_bytes and not single:
-                # Rows came out larger than estimated: keep requests within max_bytes.
-                middle = (start + stop) // 2
-                left_ok = self._deliver_rows(batch, start, middle, rejected)
-                return self._deliver_rows(batch, middle, stop, rejected) and left_ok
-            try:
-                self._send(batch.stream, body)
-                return True
-            except IngestRejected as exc:
-                if single:
-                    rejected.append((start, exc.reason))
-                    return False
-                log.info("ingest into %s: %d rows rejected (%s); splitting to find the bad rows",
-                         batch.stream, stop - start, exc.reason)  # fmt: skip
+        if bad and stop - start > 1:
+            return self._bisect(request, start, stop, rejected)
+        all_ok = True
+        # Rows may come out larger than estimated: requests are kept within max_bytes.
+        for part_start, part_stop, body in request.fitting(start, stop, self._max_request_bytes):
+            all_ok = self._deliver_part(request, part_start, part_stop, body, rejected) and all_ok
+        return all_ok
+
+    def _deliver_part(
+        self, request: IngestRequest, start: int, stop: int, body: bytes, rejected: list[tuple[int, str]]
+    ) -> bool:
+        try:
+            self._send(request.stream, body)
+            return True
+        except IngestRejected as exc:
+            if stop - start == 1:
+                rejected.append((start, exc.reason))
+                return False
+            log.info("ingest into %s: %d rows rejected (%s); splitting to find the bad rows",
+                     request.stream, stop - start, exc.reason)  # fmt: skip
+        return self._bisect(request, start, stop, rejected)
+
+    def _bisect(self, request: IngestRequest, start: int, stop: int, rejected: list[tuple[int, str]]) -> bool:
+        """Deliver the halves of a rejected range; False (the range held a rejected row)."""
         middle = (start + stop) // 2
-        left_ok = self._deliver_rows(batch, start, middle, rejected)
-        self._deliver_rows(batch, middle, stop, rejected, bad=left_ok)
+        left_ok = self._deliver_rows(request, start, middle, rejected)
+        self._deliver_rows(request, middle, stop, rejected, bad=left_ok)
         return False
 
     def _send(self, stream: str, body: bytes) -> None:

@@ -65,13 +65,12 @@ class TimeplusClient:
             return f"{self._config.url}/{quote(self._config.workspace, safe='')}/api/v1beta2/streams/{name}/ingest"
         return f"{self._config.url}/proton/v1/ingest/streams/{name}"
 
-    def ingest(self, stream: str, body: bytes, *, idempotent_id: str | None = None) -> None:
+    def ingest(self, stream: str, body: bytes) -> None:
         """Send one compact body; return on 2xx, raise a classified ConnectorError otherwise."""
         url = self.ingest_url(stream)
         data = gzip.compress(body, compresslevel=1) if self._config.gzip else body
-        headers = {"x-timeplus-idempotent-id": idempotent_id} if idempotent_id else None
         try:
-            response = self._session.post(url, data=data, headers=headers, timeout=self._timeout)
+            response = self._session.post(url, data=data, timeout=self._timeout)
         except requests.Timeout as exc:
             raise RetriableError(f"ingest into {stream}: no answer within the timeout ({type(exc).__name__})") from exc
         except requests.ConnectionError as exc:

@@ -7,8 +7,8 @@ import threading
 
 import pytest
 
-from connector.batching import encode_compact
 from connector.config import TimeplusConfig
+from connector.encoding import IngestRequest
 from connector.testing.timeplus_emulator import TimeplusEmulator
 from connector.timeplus import TimeplusClient
 
@@ -29,7 +29,7 @@ def test_one_keep_alive_connection_per_request_in_flight(
         try:
             for round_ in range(rounds):
                 together.wait(10)
-                client.ingest("s", encode_compact(["id"], [[round_ * in_flight + worker]]))
+                client.ingest("s", IngestRequest.encode("s", ["id"], [[round_ * in_flight + worker]]).body)
         except Exception as exc:
             errors.append(exc)
 

@@ -14,9 +14,8 @@ import orjson
 from connector.dead_letters import DeadLetter
 from connector.errors import ConnectorError
 from connector.offsets import TopicPartition as TP
+from connector.ports import PartitionsCallback
 from connector.records import MessageLike, Record
-
-Callback = Callable[[list[TP]], None]
 
 
 class FakeSource:
@@ -37,14 +36,20 @@ class FakeSource:
         self.commits: list[tuple[dict[TP, int], bool]] = []
         self.paused: set[TP] = set()
         self.closed = False
-        self.callbacks: tuple[Callback, Callback, Callback] | None = None
+        self.callbacks: tuple[PartitionsCallback, PartitionsCallback, PartitionsCallback] | None = None
         self.assigned = False
         self.before_consume: Callable[[FakeSource], None] | None = None
         #: Runs inside ``close`` (where librdkafka serves a rebalance still pending).
         self.on_close: Callable[[FakeSource], None] | None = None
         self.closing = False
 
-    def subscribe(self, topics: list[str], on_assign: Callback, on_revoke: Callback, on_lost: Callback) -> None:
+    def subscribe(
+        self,
+        topics: list[str],
+        on_assign: PartitionsCallback,
+        on_revoke: PartitionsCallback,
+        on_lost: PartitionsCallback,
+    ) -> None:
         self.callbacks = (on_assign, on_revoke, on_lost)
 
     def consume(self, max_messages: int, timeout: float) -> list[MessageLike]:
@@ -109,7 +114,7 @@ class FakeSink:
         self._reject = reject
         self._lock = threading.Lock()
 
-    def ingest(self, stream: str, body: bytes, *, idempotent_id: str | None = None) -> None:
+    def ingest(self, stream: str, body: bytes) -> None:
         with self._lock:
             self.calls += 1
             call = self.calls

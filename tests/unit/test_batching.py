@@ -1,8 +1,6 @@
 from typing import Any
 
-import orjson
-
-from connector.batching import ROW_OVERHEAD_BYTES, Batch, BatchLimits, StreamBatcher, encode_compact
+from connector.batching import ROW_OVERHEAD_BYTES, Batch, BatchLimits, StreamBatcher
 from connector.offsets import OffsetTracker, Segment
 from connector.records import Record
 
@@ -11,15 +9,6 @@ MSG = Record("t", 0, 0, b"{}")
 
 def _batcher(max_rows: int = 100, max_bytes: int = 1 << 20, linger_s: float = 0.5) -> StreamBatcher:
     return StreamBatcher("s", ["id", "name"], BatchLimits(max_rows, max_bytes, linger_s))
-
-
-def test_payload_is_compact_json_in_column_order() -> None:
-    body = encode_compact(["id", "name"], [[1, "a"], [2, None]])
-    assert body == b'{"columns":["id","name"],"data":[[1,"a"],[2,null]]}'
-
-
-def test_empty_payload_is_still_valid_json() -> None:
-    assert orjson.loads(encode_compact(["a"], [])) == {"columns": ["a"], "data": []}
 
 
 def _poll(
@@ -39,7 +28,7 @@ def test_flush_on_max_rows() -> None:
     assert _poll(batcher, [[1, "a"], [2, "b"]], segment) == []
     [full] = _poll(batcher, [[3, "c"]], segment)
     assert len(full) == 3
-    assert orjson.loads(full.body())["data"] == [[1, "a"], [2, "b"], [3, "c"]]
+    assert full.rows == [[1, "a"], [2, "b"], [3, "c"]]
     assert batcher.take() is None
 
 
@@ -91,7 +80,7 @@ def test_a_poll_without_rows_holds_nothing_and_opens_no_batch() -> None:
     segment = tracker.open("t", 0, 0)
     batcher = _batcher()
     assert _poll(batcher, [], segment) == []
-    tracker.seal(segment)
+    segment.seal()
     assert batcher.take() is None
     assert tracker.committable() == {("t", 0): 1}
 
@@ -105,8 +94,8 @@ def test_batch_holds_each_segment_until_released() -> None:
     batcher.polled_rows.append([1, "a"])
     batcher.polled_messages.append(MSG)
     batcher.end_poll(0.0, 10)
-    tracker.seal(first)
-    tracker.seal(second)
+    first.seal()
+    second.seal()
     batch = batcher.take()
     assert batch is not None
     assert tracker.committable() == {}
@@ -119,7 +108,7 @@ def test_every_batch_cut_from_a_poll_holds_its_segments() -> None:
     segment = tracker.open("t", 0, 0)
     batcher = _batcher(max_rows=2)
     first, second = _poll(batcher, [[i, "x"] for i in range(5)], segment)
-    tracker.seal(segment)
+    segment.seal()
     rest = batcher.take()
     assert rest is not None
     for batch in (first, rest):
@@ -139,17 +128,6 @@ def test_discarding_a_poll_keeps_the_open_batch() -> None:
     assert batcher.end_poll(1.0, 10) == []
     batch = batcher.take()
     assert batch is not None and batch.rows == [[1, "a"]] and segment.pending == 1
-
-
-def test_a_slice_of_rows_is_a_complete_payload() -> None:
-    batcher = _batcher()
-    segment = OffsetTracker().open("t", 0, 0)
-    _poll(batcher, [[i, "x"] for i in range(5)], segment)
-    batch = batcher.take()
-    assert batch is not None
-    assert orjson.loads(batch.body(1, 3))["data"] == [[1, "x"], [2, "x"]]
-    assert orjson.loads(batch.body(4, 5))["data"] == [[4, "x"]]
-    assert batch.body() == batch.body(0, 5)
 
 
 def test_buffered_memory_counts_each_row_beyond_its_value_bytes() -> None:

@@ -8,12 +8,11 @@ import pytest
 
 from connector.config import Config, parse_config
 from connector.errors import FatalError, IngestRejected
-from connector.pipeline import Pipeline, Tuning
+from connector.pipeline import Tuning, build_pipeline
 from connector.records import Record
-from connector.sender import RetryPolicy
 from tests.unit.fakes import FakeDeadLetters, FakeSink, FakeSource, json_records
 
-FAST = Tuning(poll_messages=50, poll_timeout_s=0.0, commit_interval_s=0.0, retry=RetryPolicy(initial_s=0.001))
+FAST = Tuning(poll_messages=50, poll_timeout_s=0.0, commit_interval_s=0.0)
 
 
 def config(max_rows: int = 10_000) -> Config:
@@ -21,7 +20,7 @@ def config(max_rows: int = 10_000) -> Config:
         textwrap.dedent(
             f"""
             kafka: {{bootstrap.servers: 'unused:9092'}}
-            timeplus: {{url: 'http://unused:3218'}}
+            timeplus: {{url: 'http://unused:3218', retry_backoff_s: 0.001}}
             batch: {{max_rows: {max_rows}, linger_ms: 0}}
             mappings:
               - topic: orders
@@ -45,7 +44,7 @@ def test_bad_messages_are_dead_lettered_whole_with_the_reason() -> None:
     records.append(Record("orders", 0, 3, None, key_=b"k3"))  # a tombstone
     records.append(Record("orders", 0, 4, b"\xff\xfe", key_=b"k4", headers_=[("trace", b"\x80raw")]))
     source, sink, letters = FakeSource({("orders", 0): records}), FakeSink(), FakeDeadLetters()
-    stats = Pipeline(config(), source, sink, dead_letters=letters, until_caught_up=True, tuning=FAST).run()
+    stats = build_pipeline(config(), source, sink, dead_letters=letters, until_caught_up=True, tuning=FAST).run()
     assert [r[0] for r in sink.rows["orders"]] == [1, 3]
     assert stats.dead_letters == 3 and stats.skipped == 0
     by_offset = {header(letter.headers, "offset"): letter for letter in letters.letters}
@@ -70,7 +69,7 @@ def test_offsets_wait_for_the_dead_letter_acknowledgement() -> None:
     source, sink = FakeSource({("orders", 0): records}), FakeSink()
     letters = FakeDeadLetters(failure="Broker: Topic authorization failed")
     with pytest.raises(FatalError, match="Topic authorization failed"):
-        Pipeline(config(), source, sink, dead_letters=letters, until_caught_up=True, tuning=FAST).run()
+        build_pipeline(config(), source, sink, dead_letters=letters, until_caught_up=True, tuning=FAST).run()
     assert source.broker_committed == {}
 
 
@@ -87,7 +86,9 @@ def test_one_rejected_row_is_isolated_by_bisection_in_about_log2_requests() -> N
     source, letters = FakeSource({("orders", 0): json_records("orders", 0, values)}), FakeDeadLetters()
     sink = FakeSink(reject=reject_poison)
     tuning = Tuning(poll_messages=n, poll_timeout_s=0.0, commit_interval_s=0.0)
-    stats = Pipeline(config(max_rows=n), source, sink, dead_letters=letters, until_caught_up=True, tuning=tuning).run()
+    stats = build_pipeline(
+        config(max_rows=n), source, sink, dead_letters=letters, until_caught_up=True, tuning=tuning
+    ).run()
     assert sorted(r[0] for r in sink.rows["orders"]) == [i for i in range(n) if i != poison]
     assert len(letters.letters) == 1 and stats.rejected_rows == 1
     letter = letters.letters[0]
@@ -109,7 +110,7 @@ def test_every_bad_row_is_found_among_many() -> None:
     values = [{"id": i, "note": "bad" if i in bad else ""} for i in range(100)]
     source, letters = FakeSource({("orders", 0): json_records("orders", 0, values)}), FakeDeadLetters()
     sink = FakeSink(reject=reject)
-    Pipeline(config(max_rows=100), source, sink, dead_letters=letters, until_caught_up=True, tuning=FAST).run()
+    build_pipeline(config(max_rows=100), source, sink, dead_letters=letters, until_caught_up=True, tuning=FAST).run()
     assert sorted(r[0] for r in sink.rows["orders"]) == [i for i in range(100) if i not in bad]
     assert sorted(int(header(x.headers, "offset")) for x in letters.letters) == sorted(bad)  # type: ignore[call-overload]
 
@@ -141,7 +142,28 @@ def test_bodies_over_max_bytes_are_split_and_rows_never_dropped() -> None:
             reject=record  # type: ignore[arg-type]
         ),
     )
-    Pipeline(parse_config(text, env={}), source, sink, until_caught_up=True, tuning=FAST).run()
+    build_pipeline(parse_config(text, env={}), source, sink, until_caught_up=True, tuning=FAST).run()
     assert sorted(r[0] for r in sink.rows["orders"]) == list(range(200))
     assert max(bodies) <= 2048, max(bodies)
     assert source.broker_committed == {("orders", 0): 200}
+
+
+def test_a_letter_wait_releases_its_batch_after_the_last_letter() -> None:
+    from connector.batching import Batch
+    from connector.offsets import OffsetTracker
+    from connector.on_error import LetterWait
+
+    tracker = OffsetTracker()
+    segment = tracker.open("orders", 0, 0)
+    segment.hold()
+    segment.seal()
+    batch = Batch("orders", ["id"], 0.0)
+    batch.segments.append(segment)
+    wait = LetterWait(batch)
+    wait.hold()
+    wait.hold()
+    wait.close()
+    wait.release()
+    assert tracker.committable() == {}, "one letter is still unacknowledged"
+    wait.release()
+    assert tracker.committable() == {("orders", 0): 1}

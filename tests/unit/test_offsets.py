@@ -5,13 +5,13 @@ def test_commit_waits_for_every_holder_of_a_segment() -> None:
     tracker = OffsetTracker()
     segment = tracker.open("orders", 0, 10)
     segment.last = 19
-    tracker.hold(segment)  # stream a
-    tracker.hold(segment)  # stream b (fan-out)
-    tracker.seal(segment)
+    segment.hold()  # stream a
+    segment.hold()  # stream b (fan-out)
+    segment.seal()
     assert tracker.committable() == {}
-    tracker.release(segment)
+    segment.release()
     assert tracker.committable() == {}
-    tracker.release(segment)
+    segment.release()
     assert tracker.committable() == {("orders", 0): 20}
 
 
@@ -26,12 +26,12 @@ def test_out_of_order_acks_commit_only_the_contiguous_prefix() -> None:
     first, second, third = (tracker.open("t", 0, start) for start in (0, 100, 200))
     for segment, last in ((first, 99), (second, 199), (third, 299)):
         segment.last = last
-        tracker.hold(segment)
-        tracker.seal(segment)
-    tracker.release(third)
-    tracker.release(second)
+        segment.hold()
+        segment.seal()
+    third.release()
+    second.release()
     assert tracker.committable() == {}
-    tracker.release(first)
+    first.release()
     assert tracker.committable() == {("t", 0): 300}
 
 
@@ -39,15 +39,14 @@ def test_partitions_advance_independently_and_only_when_changed() -> None:
     tracker = OffsetTracker()
     a = tracker.open("t", 0, 5)
     b = tracker.open("t", 1, 7)
-    tracker.hold(b)
-    tracker.seal(a)
-    tracker.seal(b)
+    b.hold()
+    a.seal()
+    b.seal()
     assert tracker.committable() == {("t", 0): 6}
     tracker.mark_committed({("t", 0): 6})
     assert tracker.committable() == {}
-    tracker.release(b)
+    b.release()
     assert tracker.committable() == {("t", 1): 8}
-    assert tracker.committed(("t", 0)) == 6
 
 
 def test_skipped_messages_count_as_done() -> None:
@@ -55,7 +54,7 @@ def test_skipped_messages_count_as_done() -> None:
     tracker = OffsetTracker()
     segment = tracker.open("t", 2, 40)
     segment.last = 41
-    tracker.seal(segment)
+    segment.seal()
     assert tracker.committable() == {("t", 2): 42}
     assert tracker.is_idle(("t", 2))
 
@@ -63,11 +62,11 @@ def test_skipped_messages_count_as_done() -> None:
 def test_forget_drops_state_and_late_releases_are_harmless() -> None:
     tracker = OffsetTracker()
     segment = tracker.open("t", 0, 0)
-    tracker.hold(segment)
-    tracker.seal(segment)
+    segment.hold()
+    segment.seal()
     assert not tracker.is_idle(("t", 0))
     tracker.forget([("t", 0)])
-    tracker.release(segment)
+    segment.release()
     assert tracker.committable() == {}
     assert tracker.is_idle(("t", 0))
 
@@ -76,9 +75,9 @@ def test_a_partition_is_idle_as_soon_as_its_segments_are_done() -> None:
     # No commit needed in between: --until-caught-up must not wait for the next commit tick.
     tracker = OffsetTracker()
     segment = tracker.open("t", 0, 0)
-    tracker.hold(segment)
-    tracker.seal(segment)
+    segment.hold()
+    segment.seal()
     assert not tracker.is_idle(("t", 0))
-    tracker.release(segment)
+    segment.release()
     assert tracker.is_idle(("t", 0))
     assert tracker.committable() == {("t", 0): 1}

@@ -6,20 +6,19 @@ import pytest
 
 from connector.config import Config, parse_config
 from connector.errors import FatalError, RetriableError
-from connector.pipeline import Pipeline, Tuning
+from connector.pipeline import Tuning, build_pipeline
 from connector.records import Record
-from connector.sender import RetryPolicy
 from tests.unit.fakes import FakeSink, FakeSource, json_records
 
-FAST = Tuning(poll_messages=7, poll_timeout_s=0.0, commit_interval_s=0.0, retry=RetryPolicy(initial_s=0.001))
+FAST = Tuning(poll_messages=7, poll_timeout_s=0.0, commit_interval_s=0.0)
 
 
-def config(on_error: str = "skip", max_rows: int = 10) -> Config:
+def config(on_error: str = "skip", max_rows: int = 10, retry_backoff_max_s: float = 30) -> Config:
     return parse_config(
         textwrap.dedent(
             f"""
             kafka: {{bootstrap.servers: 'unused:9092'}}
-            timeplus: {{url: 'http://unused:3218'}}
+            timeplus: {{url: 'http://unused:3218', retry_backoff_s: 0.001, retry_backoff_max_s: {retry_backoff_max_s}}}
             batch: {{max_rows: {max_rows}, linger_ms: 0}}
             mappings:
               - topic: orders
@@ -47,7 +46,7 @@ def orders(n: int, partitions: int = 2) -> dict[tuple[str, int], list[Record]]:
 
 def test_fan_out_delivers_every_row_once_and_commits_the_end() -> None:
     source, sink = FakeSource(orders(25)), FakeSink()
-    stats = Pipeline(config(), source, sink, until_caught_up=True, tuning=FAST).run()
+    stats = build_pipeline(config(), source, sink, until_caught_up=True, tuning=FAST).run()
     expected = sorted(p * 1000 + i for p in range(2) for i in range(25))
     assert sorted(r[0] for r in sink.rows["orders"]) == expected
     assert sorted(r[0] for r in sink.rows["audit"]) == expected
@@ -61,7 +60,7 @@ def test_fatal_sink_error_stops_without_committing_undelivered_rows() -> None:
     sink = FakeSink(fail=lambda stream, call: FatalError("auth failed") if stream == "audit" else None)
     source = FakeSource(orders(5, partitions=1))
     with pytest.raises(FatalError, match="auth failed"):
-        Pipeline(config(), source, sink, until_caught_up=True, tuning=FAST).run()
+        build_pipeline(config(), source, sink, until_caught_up=True, tuning=FAST).run()
     assert source.broker_committed == {}
     assert source.closed
 
@@ -69,7 +68,7 @@ def test_fatal_sink_error_stops_without_committing_undelivered_rows() -> None:
 def test_retriable_failures_are_retried_until_delivered() -> None:
     sink = FakeSink(fail=lambda stream, call: RetriableError("503") if call <= 3 else None)
     source = FakeSource(orders(12, partitions=1))
-    Pipeline(config(), source, sink, until_caught_up=True, tuning=FAST).run()
+    build_pipeline(config(), source, sink, until_caught_up=True, tuning=FAST).run()
     assert sorted(r[0] for r in sink.rows["orders"]) == list(range(12))
     assert source.broker_committed == {("orders", 0): 12}
 
@@ -78,7 +77,7 @@ def test_bad_message_is_skipped_counted_and_committed_past(caplog: pytest.LogCap
     records = json_records("orders", 0, [{"id": 1}, {"id": "not a number"}, {"id": 3}])
     records.append(Record("orders", 0, 3, b"{not json"))
     source, sink = FakeSource({("orders", 0): records}), FakeSink()
-    stats = Pipeline(config(), source, sink, until_caught_up=True, tuning=FAST).run()
+    stats = build_pipeline(config(), source, sink, until_caught_up=True, tuning=FAST).run()
     assert [r[0] for r in sink.rows["orders"]] == [1, 3]
     # The untyped audit stream takes the string id, but not the undecodable message.
     assert [r[0] for r in sink.rows["audit"]] == [1, "not a number", 3]
@@ -94,7 +93,7 @@ def test_on_error_fail_stops_before_the_bad_message() -> None:
     source, sink = FakeSource({("orders", 0): records}), FakeSink()
     tuning = Tuning(poll_messages=1, poll_timeout_s=0.0, commit_interval_s=0.0)
     with pytest.raises(FatalError, match=r"on_error: fail.*orders\[0\]@2"):
-        Pipeline(config(on_error="fail"), source, sink, until_caught_up=True, tuning=tuning).run()
+        build_pipeline(config(on_error="fail"), source, sink, until_caught_up=True, tuning=tuning).run()
     assert source.broker_committed == {("orders", 0): 2}
 
 
@@ -103,7 +102,7 @@ def test_revoke_flushes_and_commits_synchronously() -> None:
     # Batches of 100 rows never fill and linger is long: only the revoke can flush them.
     cfg = config(max_rows=100)
     cfg = replace(cfg, batch=replace(cfg.batch, linger_ms=60_000))
-    pipeline = Pipeline(cfg, source, sink, tuning=FAST)
+    pipeline = build_pipeline(cfg, source, sink, tuning=FAST)
 
     def revoke_once_all_is_read(fake: FakeSource) -> None:
         if fake.positions_[("orders", 0)] == 3:
@@ -125,9 +124,10 @@ def test_backpressure_pauses_all_partitions_while_too_much_is_buffered() -> None
         return None if gate_open else RetriableError("down")
 
     source, sink = FakeSource(orders(50)), FakeSink(fail=fail_until_open)
-    tuning = Tuning(poll_messages=10, poll_timeout_s=0.0, commit_interval_s=0.0, max_buffered_bytes=200,
-                    retry=RetryPolicy(initial_s=0.001, max_s=0.005))  # fmt: skip
-    pipeline = Pipeline(config(max_rows=5), source, sink, until_caught_up=True, tuning=tuning)
+    tuning = Tuning(poll_messages=10, poll_timeout_s=0.0, commit_interval_s=0.0, max_buffered_bytes=200)
+    pipeline = build_pipeline(
+        config(max_rows=5, retry_backoff_max_s=0.005), source, sink, until_caught_up=True, tuning=tuning
+    )
     seen_paused: list[bool] = []
 
     def observe(fake: FakeSource) -> None:
@@ -161,7 +161,7 @@ def test_a_refusal_after_retries_ends_the_pause() -> None:
         textwrap.dedent(
             """
             kafka: {bootstrap.servers: 'unused:9092'}
-            timeplus: {url: 'http://unused:3218'}
+            timeplus: {url: 'http://unused:3218', retry_backoff_s: 0.001}
             batch: {max_rows: 3, linger_ms: 0}
             mappings:
               - {topic: orders, stream: orders, on_error: skip, columns: {id: value.id}}
@@ -170,8 +170,8 @@ def test_a_refusal_after_retries_ends_the_pause() -> None:
         env={},
     )
     source, sink = FakeSource({("orders", 0): records}), FakeSink(reject=fail_then_reject)
-    tuning = Tuning(poll_messages=3, poll_timeout_s=0.0, commit_interval_s=0.0, retry=RetryPolicy(initial_s=0.001))
-    stats = Pipeline(cfg, source, sink, until_caught_up=True, tuning=tuning).run()
+    tuning = Tuning(poll_messages=3, poll_timeout_s=0.0, commit_interval_s=0.0)
+    stats = build_pipeline(cfg, source, sink, until_caught_up=True, tuning=tuning).run()
     assert sorted(r[0] for r in sink.rows["orders"]) == list(range(3, 40))
     assert stats.skipped == 3 and not source.paused
     assert source.broker_committed == {("orders", 0): 40}
@@ -191,7 +191,7 @@ def test_until_caught_up_waits_for_the_partitions_other_members_hold() -> None:
             fake.broker_committed[("orders", 1)] = 5
 
     source.before_consume = another_member_delivers
-    stats = Pipeline(config(), source, FakeSink(), until_caught_up=True, tuning=FAST).run()
+    stats = build_pipeline(config(), source, FakeSink(), until_caught_up=True, tuning=FAST).run()
     assert len(consumes) == 6
     assert stats.messages == 0
 
@@ -199,7 +199,7 @@ def test_until_caught_up_waits_for_the_partitions_other_members_hold() -> None:
 def test_until_caught_up_alone_stops_without_waiting_for_a_commit_tick() -> None:
     source = FakeSource(orders(5))
     slow_ticks = replace(FAST, commit_interval_s=3600.0)
-    stats = Pipeline(config(), source, FakeSink(), until_caught_up=True, tuning=slow_ticks).run()
+    stats = build_pipeline(config(), source, FakeSink(), until_caught_up=True, tuning=slow_ticks).run()
     assert stats.messages == 10
     assert source.broker_committed == {("orders", 0): 5, ("orders", 1): 5}
 
@@ -224,7 +224,7 @@ def test_max_in_flight_requests_are_sent_at_once_and_no_more() -> None:
             in_flight -= 1
 
     sink = FakeSink(fail=hold_until_three)
-    Pipeline(cfg, FakeSource(orders(25)), sink, until_caught_up=True, tuning=FAST).run()
+    build_pipeline(cfg, FakeSource(orders(25)), sink, until_caught_up=True, tuning=FAST).run()
     assert not gave_up.is_set() and most == 3
     assert sorted(r[0] for r in sink.rows["orders"]) == sorted(p * 1000 + i for p in range(2) for i in range(25))
 
@@ -241,6 +241,6 @@ def test_an_assignment_served_while_closing_does_not_fail_a_clean_stop() -> None
         fake.callbacks[1]([("orders", 0), ("orders", 1)])
 
     source.on_close = assign_the_leavers_partition
-    stats = Pipeline(config(), source, FakeSink(), until_caught_up=True, tuning=FAST).run()
+    stats = build_pipeline(config(), source, FakeSink(), until_caught_up=True, tuning=FAST).run()
     assert stats.messages == 5
     assert source.broker_committed == {("orders", 0): 5, ("orders", 1): 5}

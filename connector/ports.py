@@ -1,0 +1,105 @@
+"""The interfaces the pipeline talks to: a record source, an ingest sink, a dead-letter sink.
+
+The pipeline imports neither adapter: ``KafkaSource``, ``TimeplusClient`` and
+``KafkaDeadLetters`` satisfy these protocols in production, the fakes in
+``tests/unit/fakes.py`` in unit tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Protocol
+
+from connector.dead_letters import DeadLetter
+from connector.offsets import TopicPartition
+from connector.records import MessageLike
+
+#: Called with the partitions a rebalance assigns, revokes or loses.
+PartitionsCallback = Callable[[list[TopicPartition]], None]
+
+
+class RecordSource(Protocol):
+    """A consumer-group member: where messages come from and where offsets are committed."""
+
+    def subscribe(
+        self,
+        topics: list[str],
+        on_assign: PartitionsCallback,
+        on_revoke: PartitionsCallback,
+        on_lost: PartitionsCallback,
+    ) -> None:
+        """Join the group for ``topics`` (names or ``^regex``); the callbacks run inside ``consume``."""
+        ...
+
+    def consume(self, max_messages: int, timeout: float) -> list[MessageLike]:
+        """Up to ``max_messages`` messages in offset order per partition, waiting at most ``timeout`` s.
+
+        Raises FatalError when the client cannot go on, RetriableError when one call failed;
+        per-message errors are logged, not returned.
+        """
+        ...
+
+    def commit(self, offsets: Mapping[TopicPartition, int], *, asynchronous: bool) -> bool:
+        """Commit ``offsets`` (the next offset to read); False if the broker refused a synchronous commit."""
+        ...
+
+    def committed(self, partitions: list[TopicPartition], timeout: float = 10.0) -> dict[TopicPartition, int]:
+        """The group's committed offsets of ``partitions``; a partition without one is absent."""
+        ...
+
+    def end_offsets(
+        self, partitions: list[TopicPartition], timeout: float = 10.0
+    ) -> dict[TopicPartition, tuple[int, int]]:
+        """The (low, high) watermarks of each of ``partitions``, read from the broker."""
+        ...
+
+    def topic_partitions(self, timeout: float = 10.0) -> list[TopicPartition]:
+        """Every partition of every topic in the cluster, Kafka's internal topics aside."""
+        ...
+
+    def positions(self, partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
+        """The next offset ``consume`` hands out for each of ``partitions``, where known."""
+        ...
+
+    def pause(self, partitions: list[TopicPartition]) -> None:
+        """Stop fetching ``partitions`` while staying in the group."""
+        ...
+
+    def resume(self, partitions: list[TopicPartition]) -> None:
+        """Fetch ``partitions`` again."""
+        ...
+
+    def close(self) -> None:
+        """Leave the group; may serve a pending rebalance through the callbacks first."""
+        ...
+
+
+class IngestSink(Protocol):
+    """Where encoded rows go: Timeplus's ingest API."""
+
+    def ingest(self, stream: str, body: bytes) -> None:
+        """Insert the compact JSON ``body`` into ``stream`` as one request; return once accepted.
+
+        Raises RetriableError (try again later), IngestRejected (the rows are bad data;
+        retrying cannot help) or FatalError. Called from several delivery threads at once.
+        """
+        ...
+
+
+class DeadLetterSink(Protocol):
+    """Where bad messages go: a Kafka topic."""
+
+    def send(self, letter: DeadLetter, on_done: Callable[[str | None], None]) -> None:
+        """Start producing ``letter``; ``on_done(None)`` once acknowledged, ``on_done(reason)`` if it failed.
+
+        ``on_done`` runs on the caller's thread, inside ``send``, ``poll`` or ``flush``.
+        """
+        ...
+
+    def poll(self) -> None:
+        """Serve the acknowledgements that arrived (their ``on_done`` run now)."""
+        ...
+
+    def flush(self, timeout: float) -> int:
+        """Wait up to ``timeout`` s for every letter to be acknowledged; how many still are not."""
+        ...

@@ -13,6 +13,7 @@ from typing import Any
 
 from confluent_kafka import OFFSET_INVALID, Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
+from connector.config import FORCED_CONSUMER_PROPS
 from connector.dead_letters import DeadLetter
 from connector.errors import FatalError, RetriableError
 from connector.offsets import TopicPartition as TP
@@ -22,7 +23,6 @@ from connector.records import MessageLike
 log = logging.getLogger(__name__)
 
 # Settings the delivery guarantees rely on; the config loader rejects attempts to change them.
-FORCED = {"enable.auto.commit": "false", "enable.auto.offset.store": "false"}
 # Defaults a user may override.
 DEFAULTS = {
     "auto.offset.reset": "earliest",
@@ -42,7 +42,7 @@ class KafkaSource:
     """A consumer-group member that hands out batches of messages."""
 
     def __init__(self, props: Mapping[str, str]) -> None:
-        settings: dict[str, Any] = {**DEFAULTS, **props, **FORCED}
+        settings: dict[str, Any] = {**DEFAULTS, **props, **FORCED_CONSUMER_PROPS}
         settings["error_cb"] = self._on_client_error
         self._fatal: KafkaError | None = None
         try:

@@ -66,14 +66,7 @@ class Mapper:
             raise self._located(exc, msg) from None
 
     def _located(self, exc: DataError, msg: MessageLike) -> DataError:
-        return DataError(
-            exc.reason,
-            column=exc.column,
-            topic=msg.topic(),
-            partition=msg.partition(),
-            offset=msg.offset(),
-            stream=self.stream,
-        )
+        return exc.located(topic=msg.topic(), partition=msg.partition(), offset=msg.offset(), stream=self.stream)
 
     def __repr__(self) -> str:
         return f"Mapper(stream={self.stream!r}, columns={self.columns!r})"

@@ -10,11 +10,11 @@ STAMP  := $(VENV)/.installed
 help: ## List the commands
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-$(STAMP): pyproject.toml connector/testing/kafka_pom.xml
+$(STAMP): pyproject.toml sandbox/kafka_pom.xml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
-	$(BIN)/python -m connector.testing.kafka_broker fetch
+	$(BIN)/python -m sandbox.kafka_broker fetch
 	@touch $@
 
 install: $(STAMP) ## Create .venv, install the connector and dev tools, fetch the Kafka broker jars
@@ -35,10 +35,10 @@ format: install ## Apply ruff's formatting and safe fixes
 	$(BIN)/ruff check --fix connector tests bench
 
 demo: install ## Run the main job locally: Kafka broker, Timeplus emulator, producer, connector; print what landed
-	$(BIN)/python -m connector.demo
+	$(BIN)/python -m sandbox.demo
 
 bench: install ## Benchmark against the connector's own ceilings (bench/README.md); ARGS="--messages 200000" to change
-	$(BIN)/python bench/bench.py $(ARGS)
+	$(BIN)/python -m bench.bench $(ARGS)
 
 faults: install ## Run the fault-injection tests and print the table of faults and outcomes
 	$(BIN)/pytest -q -m slow -p no:cacheprovider

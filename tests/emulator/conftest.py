@@ -12,7 +12,7 @@ import orjson
 import pytest
 import requests
 
-from connector.testing.timeplus_emulator import TimeplusEmulator
+from sandbox.timeplus_emulator import TimeplusEmulator
 
 ORDERS = [("id", "int64"), ("name", "string")]
 

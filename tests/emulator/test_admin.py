@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from connector.testing.timeplus_emulator import TimeplusEmulator
+from sandbox.timeplus_emulator import TimeplusEmulator
 
 from .conftest import compact, post_compact, proton_url
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from connector.testing.timeplus_emulator import TimeplusEmulator
+from sandbox.timeplus_emulator import TimeplusEmulator
 
 from .conftest import app_url, compact
 

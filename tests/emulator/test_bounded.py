@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 import requests
 
-from connector.testing.timeplus_emulator import TimeplusEmulator
-from connector.testing.timeplus_emulator.emulator import BOUNDED_JOURNAL
-from connector.testing.timeplus_emulator.store import Journal, RequestLog
+from sandbox.timeplus_emulator import TimeplusEmulator
+from sandbox.timeplus_emulator.emulator import BOUNDED_JOURNAL
+from sandbox.timeplus_emulator.store import Journal, RequestLog
 
 from .conftest import compact, proton_url
 

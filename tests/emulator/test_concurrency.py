@@ -6,7 +6,7 @@ import threading
 
 import requests
 
-from connector.testing.timeplus_emulator import TimeplusEmulator
+from sandbox.timeplus_emulator import TimeplusEmulator
 
 from .conftest import compact, proton_url
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 import requests
 
-from connector.testing.timeplus_emulator import TimeplusEmulator
+from sandbox.timeplus_emulator import TimeplusEmulator
 
 from .conftest import compact, error_of, proton_url, wait_until
 

@@ -7,7 +7,7 @@ import socket
 import pytest
 import requests
 
-from connector.testing.timeplus_emulator import TimeplusEmulator
+from sandbox.timeplus_emulator import TimeplusEmulator
 
 from .conftest import app_url, compact, error_of, post_compact, proton_url
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import requests
 
-from connector.testing.timeplus_emulator import TimeplusEmulator
+from sandbox.timeplus_emulator import TimeplusEmulator
 
 from .conftest import compact, error_of, post_compact, proton_url, raw_request
 

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from connector.testing.timeplus_emulator import Auth, TimeplusEmulator
+from sandbox.timeplus_emulator import Auth, TimeplusEmulator
 
 from .conftest import raw_request
 

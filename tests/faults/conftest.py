@@ -23,8 +23,8 @@ import orjson
 import pytest
 from confluent_kafka import KafkaError, KafkaException
 
-from connector.testing.kafka_broker import KafkaBroker
-from connector.testing.timeplus_emulator import TimeplusEmulator
+from sandbox.kafka_broker import KafkaBroker
+from sandbox.timeplus_emulator import TimeplusEmulator
 from tests.integration.conftest import (
     ConnectorProcess,
     committed_offsets,

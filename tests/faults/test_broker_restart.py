@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from connector.testing.kafka_broker import BrokerStartError, KafkaBroker
-from connector.testing.timeplus_emulator import TimeplusEmulator
+from sandbox.kafka_broker import BrokerStartError, KafkaBroker
+from sandbox.timeplus_emulator import TimeplusEmulator
 from tests.faults.conftest import (
     Connectors,
     FaultReport,

@@ -7,8 +7,8 @@ from functools import partial
 
 import pytest
 
-from connector.testing.kafka_broker import KafkaBroker
-from connector.testing.timeplus_emulator import TimeplusEmulator
+from sandbox.kafka_broker import KafkaBroker
+from sandbox.timeplus_emulator import TimeplusEmulator
 from tests.faults.conftest import (
     Connectors,
     FaultReport,

@@ -8,8 +8,8 @@ from pathlib import Path
 import orjson
 from confluent_kafka import Consumer, Producer
 
-from connector.testing.kafka_broker import KafkaBroker
-from connector.testing.timeplus_emulator import TimeplusEmulator
+from sandbox.kafka_broker import KafkaBroker
+from sandbox.timeplus_emulator import TimeplusEmulator
 from tests.integration.conftest import ConnectorProcess, committed_offsets, end_offsets, write_config
 
 GOOD = 200

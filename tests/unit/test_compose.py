@@ -10,7 +10,7 @@ import orjson
 import yaml
 
 from connector.config import load_config
-from connector.demo.__main__ import connector_command, producer_command
+from sandbox.demo.__main__ import connector_command, producer_command
 
 ROOT = Path(__file__).parents[2]
 

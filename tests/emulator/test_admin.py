@@ -6,8 +6,7 @@ import pytest
 import requests
 
 from sandbox.timeplus_emulator import TimeplusEmulator
-
-from .conftest import compact, post_compact, proton_url
+from tests.support.emulator_http import compact, post_compact, proton_url
 
 
 def admin(emu: TimeplusEmulator, path: str) -> str:

@@ -9,8 +9,7 @@ import pytest
 import requests
 
 from sandbox.timeplus_emulator import TimeplusEmulator
-
-from .conftest import app_url, compact
+from tests.support.emulator_http import app_url, compact
 
 
 @pytest.fixture

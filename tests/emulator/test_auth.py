@@ -9,8 +9,7 @@ import pytest
 import requests
 
 from sandbox.timeplus_emulator import Auth, TimeplusEmulator
-
-from .conftest import ORDERS, app_url, compact, error_of, proton_url
+from tests.support.emulator_http import ORDERS, app_url, compact, error_of, proton_url
 
 BODY = compact(["id"], [[1]])
 KEY = "k" * 60

@@ -11,8 +11,7 @@ import requests
 from sandbox.timeplus_emulator import TimeplusEmulator
 from sandbox.timeplus_emulator.emulator import BOUNDED_JOURNAL
 from sandbox.timeplus_emulator.store import Journal, RequestLog
-
-from .conftest import compact, proton_url
+from tests.support.emulator_http import compact, proton_url
 
 COLUMNS = ["id", "name", "ts", "tags"]
 ROWS: list[list[Any]] = [[i, f"n{i}", f"2024-01-01 10:00:{i % 60:02d}.{i:03d}", [i, -i]] for i in range(200)]

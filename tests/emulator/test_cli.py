@@ -15,8 +15,7 @@ import requests
 
 from sandbox.timeplus_emulator import StreamsFileError
 from sandbox.timeplus_emulator.streams_file import parse_streams, read_streams_file
-
-from .conftest import compact
+from tests.support.emulator_http import compact
 
 MODULE = "sandbox.timeplus_emulator"
 ROOT = Path(__file__).resolve().parents[2]  # where ``python -m sandbox...`` finds the package

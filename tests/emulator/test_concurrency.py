@@ -7,8 +7,7 @@ import threading
 import requests
 
 from sandbox.timeplus_emulator import TimeplusEmulator
-
-from .conftest import compact, proton_url
+from tests.support.emulator_http import compact, proton_url
 
 
 def test_concurrent_clients(emu: TimeplusEmulator) -> None:

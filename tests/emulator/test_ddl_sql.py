@@ -8,8 +8,7 @@ import pytest
 import requests
 
 from sandbox.timeplus_emulator import TimeplusEmulator
-
-from .conftest import compact, error_of, proton_url, wait_until
+from tests.support.emulator_http import compact, error_of, proton_url, wait_until
 
 
 def ddl(emu: TimeplusEmulator) -> str:

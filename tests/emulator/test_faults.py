@@ -8,8 +8,7 @@ import pytest
 import requests
 
 from sandbox.timeplus_emulator import TimeplusEmulator
-
-from .conftest import app_url, compact, error_of, post_compact, proton_url
+from tests.support.emulator_http import app_url, compact, error_of, post_compact, proton_url
 
 BODY = compact(["id", "name"], [[1, "a"], [2, "b"]])
 

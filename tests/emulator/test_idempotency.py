@@ -8,8 +8,7 @@ import requests
 
 from sandbox.timeplus_emulator import TimeplusEmulator
 from sandbox.timeplus_emulator.store import MAX_IDEMPOTENT_IDS
-
-from .conftest import ORDERS, compact, post_compact, proton_url
+from tests.support.emulator_http import ORDERS, compact, post_compact, proton_url
 
 
 def send(

@@ -14,8 +14,7 @@ import pytest
 import requests
 
 from sandbox.timeplus_emulator import TimeplusEmulator
-
-from .conftest import compact, error_of, post_compact, proton_url, raw_request
+from tests.support.emulator_http import compact, error_of, post_compact, proton_url, raw_request
 
 TP_TIME = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}")
 

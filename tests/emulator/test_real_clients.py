@@ -16,8 +16,7 @@ import pytest
 import requests
 
 from sandbox.timeplus_emulator import Auth, TimeplusEmulator
-
-from .conftest import raw_request
+from tests.support.emulator_http import raw_request
 
 KEY = "tp" + "x" * 58  # the SDK insists on exactly 60 characters
 WORKSPACE = "ws123"

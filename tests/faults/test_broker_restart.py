@@ -10,7 +10,7 @@ import pytest
 
 from sandbox.kafka_broker import BrokerStartError, KafkaBroker
 from sandbox.timeplus_emulator import TimeplusEmulator
-from tests.faults.conftest import (
+from tests.support.faults import (
     Connectors,
     FaultReport,
     FaultSetup,

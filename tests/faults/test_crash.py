@@ -9,7 +9,7 @@ import pytest
 
 from sandbox.kafka_broker import KafkaBroker
 from sandbox.timeplus_emulator import TimeplusEmulator
-from tests.faults.conftest import (
+from tests.support.faults import (
     Connectors,
     FaultReport,
     FaultSetup,
@@ -22,7 +22,7 @@ from tests.faults.conftest import (
     produce_ids,
     wait_until,
 )
-from tests.integration.conftest import ConnectorProcess, end_offsets
+from tests.support.services import ConnectorProcess, end_offsets
 
 MESSAGES = 200_000
 PARTITIONS = 4

@@ -6,7 +6,7 @@ import pytest
 
 from sandbox.kafka_broker import KafkaBroker
 from sandbox.timeplus_emulator import TimeplusEmulator
-from tests.faults.conftest import (
+from tests.support.faults import (
     Connectors,
     FaultReport,
     FaultSetup,

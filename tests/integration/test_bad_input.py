@@ -10,7 +10,7 @@ from confluent_kafka import Consumer, Producer
 
 from sandbox.kafka_broker import KafkaBroker
 from sandbox.timeplus_emulator import TimeplusEmulator
-from tests.integration.conftest import ConnectorProcess, committed_offsets, end_offsets, write_config
+from tests.support.services import ConnectorProcess, committed_offsets, end_offsets, write_config
 
 GOOD = 200
 # (class, value, headers, words the dead letter's reason must contain)

@@ -10,7 +10,7 @@ import pytest
 
 from sandbox.kafka_broker import KafkaBroker
 from sandbox.timeplus_emulator import TimeplusEmulator
-from tests.integration.conftest import (
+from tests.support.services import (
     ConnectorProcess,
     committed_offsets,
     end_offsets,

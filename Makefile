@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# The packages that lint and format cover: the connector, what it is tested against, its tests.
+CODE   := connector sandbox tests bench
 
 .DEFAULT_GOAL := help
 .PHONY: help install test unit lint format demo bench faults clean
@@ -25,14 +27,14 @@ test: install ## Install everything and run the whole test suite (real Kafka bro
 unit: install ## Only the tests that need no broker
 	$(BIN)/pytest -q tests/unit
 
-lint: install ## ruff format --check, ruff check, mypy --strict
-	$(BIN)/ruff format --check connector tests bench
-	$(BIN)/ruff check connector tests bench
-	$(BIN)/mypy --strict connector
+lint: install ## ruff format --check, ruff check, mypy --strict (connector, sandbox, tests, bench)
+	$(BIN)/ruff format --check $(CODE)
+	$(BIN)/ruff check $(CODE)
+	$(BIN)/mypy --strict $(CODE)
 
 format: install ## Apply ruff's formatting and safe fixes
-	$(BIN)/ruff format connector tests bench
-	$(BIN)/ruff check --fix connector tests bench
+	$(BIN)/ruff format $(CODE)
+	$(BIN)/ruff check --fix $(CODE)
 
 demo: install ## Run the main job locally: Kafka broker, Timeplus emulator, producer, connector; print what landed
 	$(BIN)/python -m sandbox.demo

@@ -3,7 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from connector.config import NO_DEFAULT, ConfigError, Secret, SourceKind, load_config, parse_config
+from connector.config import NO_DEFAULT, Secret, SourceKind, load_config, parse_config
+from connector.errors import ConfigError
 
 GOOD = """
 kafka:

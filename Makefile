@@ -45,5 +45,5 @@ bench: install ## Benchmark against the connector's own ceilings (bench/README.m
 faults: install ## Run the fault-injection tests and print the table of faults and outcomes
 	$(BIN)/pytest -q -m slow -p no:cacheprovider
 
-clean: ## Remove the virtualenv and caches (the Kafka jar cache outside the repo stays)
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info .demo
+clean: ## Remove the virtualenv, caches and build output (the Kafka jar cache outside the repo stays)
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info .demo build dist

@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# The packages that lint and format cover: the connector, what it is tested against, its tests.
+CODE   := connector sandbox tests bench
 
 .DEFAULT_GOAL := help
 .PHONY: help install test unit lint format demo bench faults clean
@@ -10,11 +12,11 @@ STAMP  := $(VENV)/.installed
 help: ## List the commands
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-$(STAMP): pyproject.toml connector/testing/kafka_pom.xml
+$(STAMP): pyproject.toml sandbox/kafka_pom.xml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
-	$(BIN)/python -m connector.testing.kafka_broker fetch
+	$(BIN)/python -m sandbox.kafka_broker fetch
 	@touch $@
 
 install: $(STAMP) ## Create .venv, install the connector and dev tools, fetch the Kafka broker jars
@@ -25,23 +27,23 @@ test: install ## Install everything and run the whole test suite (real Kafka bro
 unit: install ## Only the tests that need no broker
 	$(BIN)/pytest -q tests/unit
 
-lint: install ## ruff format --check, ruff check, mypy --strict
-	$(BIN)/ruff format --check connector tests bench
-	$(BIN)/ruff check connector tests bench
-	$(BIN)/mypy --strict connector
+lint: install ## ruff format --check, ruff check, mypy --strict (connector, sandbox, tests, bench)
+	$(BIN)/ruff format --check $(CODE)
+	$(BIN)/ruff check $(CODE)
+	$(BIN)/mypy --strict $(CODE)
 
 format: install ## Apply ruff's formatting and safe fixes
-	$(BIN)/ruff format connector tests bench
-	$(BIN)/ruff check --fix connector tests bench
+	$(BIN)/ruff format $(CODE)
+	$(BIN)/ruff check --fix $(CODE)
 
 demo: install ## Run the main job locally: Kafka broker, Timeplus emulator, producer, connector; print what landed
-	$(BIN)/python -m connector.demo
+	$(BIN)/python -m sandbox.demo
 
 bench: install ## Benchmark against the connector's own ceilings (bench/README.md); ARGS="--messages 200000" to change
-	$(BIN)/python bench/bench.py $(ARGS)
+	$(BIN)/python -m bench.bench $(ARGS)
 
 faults: install ## Run the fault-injection tests and print the table of faults and outcomes
 	$(BIN)/pytest -q -m slow -p no:cacheprovider
 
-clean: ## Remove the virtualenv and caches (the Kafka jar cache outside the repo stays)
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info .demo
+clean: ## Remove the virtualenv, caches and build output (the Kafka jar cache outside the repo stays)
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info .demo build dist

@@ -20,7 +20,7 @@ settings; rates are measured from partition assignment to the last message (or e
 and start-up (process start, group join) is reported apart. Nothing here asserts on
 time: it measures and reports.
 
-    .venv/bin/python bench/bench.py [--messages N] [--repeats R] [--stages a,b,c,d] [--workers W] [--gzip]
+    .venv/bin/python -m bench.bench [--messages N] [--repeats R] [--stages a,b,c,d] [--workers W] [--gzip]
         [--rows-per-request 1000,5000] [--in-flight 2,8] [--bootstrap HOST:PORT] [--json-out FILE] [--md-out FILE]
 """
 
@@ -61,7 +61,7 @@ from connector.config import BatchConfig, load_config
 from connector.kafka_source import DEFAULTS as CONSUMER_DEFAULTS
 from connector.mapping import Mapper, decode_value
 from connector.pipeline import Tuning
-from connector.testing.kafka_broker import KafkaBroker, kafka_version
+from sandbox.kafka_broker import KafkaBroker, kafka_version
 
 HERE = Path(__file__).resolve().parent
 PARTITIONS = 4
@@ -693,7 +693,7 @@ def create_topic(bootstrap: str, name: str) -> None:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="bench/bench.py", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.bench", description=__doc__.split("\n")[0])
     parser.add_argument("--messages", type=int, default=2_000_000, help="backlog size (default 2,000,000)")
     parser.add_argument("--repeats", type=int, default=3, help="runs of each stage; medians are reported")
     parser.add_argument(

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from connector.testing.kafka_broker import BrokerStartError, KafkaBroker
-from connector.testing.timeplus_emulator import TimeplusEmulator
+from sandbox.kafka_broker import BrokerStartError, KafkaBroker
+from sandbox.timeplus_emulator import TimeplusEmulator
 
 
 @pytest.fixture(scope="session")

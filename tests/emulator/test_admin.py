@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 import requests
 
-from connector.testing.timeplus_emulator import TimeplusEmulator
-
-from .conftest import compact, post_compact, proton_url
+from sandbox.timeplus_emulator import TimeplusEmulator
+from tests.support.emulator_http import compact, post_compact, proton_url
 
 
 def admin(emu: TimeplusEmulator, path: str) -> str:

@@ -8,9 +8,8 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from connector.testing.timeplus_emulator import TimeplusEmulator
-
-from .conftest import app_url, compact
+from sandbox.timeplus_emulator import TimeplusEmulator
+from tests.support.emulator_http import app_url, compact
 
 
 @pytest.fixture

@@ -8,9 +8,8 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from connector.testing.timeplus_emulator import Auth, TimeplusEmulator
-
-from .conftest import ORDERS, app_url, compact, error_of, proton_url
+from sandbox.timeplus_emulator import Auth, TimeplusEmulator
+from tests.support.emulator_http import ORDERS, app_url, compact, error_of, proton_url
 
 BODY = compact(["id"], [[1]])
 KEY = "k" * 60

@@ -8,11 +8,10 @@ from typing import Any
 import pytest
 import requests
 
-from connector.testing.timeplus_emulator import TimeplusEmulator
-from connector.testing.timeplus_emulator.emulator import BOUNDED_JOURNAL
-from connector.testing.timeplus_emulator.store import Journal, RequestLog
-
-from .conftest import compact, proton_url
+from sandbox.timeplus_emulator import TimeplusEmulator
+from sandbox.timeplus_emulator.emulator import BOUNDED_JOURNAL
+from sandbox.timeplus_emulator.store import Journal, RequestLog
+from tests.support.emulator_http import compact, proton_url
 
 COLUMNS = ["id", "name", "ts", "tags"]
 ROWS: list[list[Any]] = [[i, f"n{i}", f"2024-01-01 10:00:{i % 60:02d}.{i:03d}", [i, -i]] for i in range(200)]

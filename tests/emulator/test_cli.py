@@ -1,4 +1,4 @@
-"""``python -m connector.testing.timeplus_emulator`` as a real process, and the streams file."""
+"""``python -m sandbox.timeplus_emulator`` as a real process, and the streams file."""
 
 from __future__ import annotations
 
@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 import requests
 
-from connector.testing.timeplus_emulator import StreamsFileError
-from connector.testing.timeplus_emulator.streams_file import parse_streams, read_streams_file
+from sandbox.timeplus_emulator import StreamsFileError
+from sandbox.timeplus_emulator.streams_file import parse_streams, read_streams_file
+from tests.support.emulator_http import compact
 
-from .conftest import compact
-
-MODULE = "connector.testing.timeplus_emulator"
+MODULE = "sandbox.timeplus_emulator"
+ROOT = Path(__file__).resolve().parents[2]  # where ``python -m sandbox...`` finds the package
 
 
 @pytest.fixture
@@ -38,7 +38,11 @@ def streams_yaml(tmp_path: Path) -> Path:
 
 def start(*args: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
     process = subprocess.Popen(
-        [sys.executable, "-m", MODULE, "--port", "0", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [sys.executable, "-m", MODULE, "--port", "0", *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         assert process.stdout is not None
@@ -94,7 +98,7 @@ def test_the_cli_bounded_with_a_json_simple_form(tmp_path: Path) -> None:
 )
 def test_the_cli_refuses_bad_arguments(args: list[str], message: str) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", MODULE, "--port", "0", *args], capture_output=True, text=True, timeout=30
+        [sys.executable, "-m", MODULE, "--port", "0", *args], cwd=ROOT, capture_output=True, text=True, timeout=30
     )
     assert result.returncode == 2
     assert message in result.stderr
@@ -108,6 +112,7 @@ def test_the_cli_reports_every_streams_file_problem(tmp_path: Path) -> None:
     )
     result = subprocess.run(
         [sys.executable, "-m", MODULE, "--port", "0", "--streams", str(path)],
+        cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=30,

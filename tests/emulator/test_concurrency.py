@@ -6,9 +6,8 @@ import threading
 
 import requests
 
-from connector.testing.timeplus_emulator import TimeplusEmulator
-
-from .conftest import compact, proton_url
+from sandbox.timeplus_emulator import TimeplusEmulator
+from tests.support.emulator_http import compact, proton_url
 
 
 def test_concurrent_clients(emu: TimeplusEmulator) -> None:

@@ -7,9 +7,8 @@ from typing import Any
 import pytest
 import requests
 
-from connector.testing.timeplus_emulator import TimeplusEmulator
-
-from .conftest import compact, error_of, proton_url, wait_until
+from sandbox.timeplus_emulator import TimeplusEmulator
+from tests.support.emulator_http import compact, error_of, proton_url, wait_until
 
 
 def ddl(emu: TimeplusEmulator) -> str:

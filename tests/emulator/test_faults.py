@@ -7,9 +7,8 @@ import socket
 import pytest
 import requests
 
-from connector.testing.timeplus_emulator import TimeplusEmulator
-
-from .conftest import app_url, compact, error_of, post_compact, proton_url
+from sandbox.timeplus_emulator import TimeplusEmulator
+from tests.support.emulator_http import app_url, compact, error_of, post_compact, proton_url
 
 BODY = compact(["id", "name"], [[1, "a"], [2, "b"]])
 

@@ -6,10 +6,9 @@ import threading
 
 import requests
 
-from connector.testing.timeplus_emulator import TimeplusEmulator
-from connector.testing.timeplus_emulator.store import MAX_IDEMPOTENT_IDS
-
-from .conftest import ORDERS, compact, post_compact, proton_url
+from sandbox.timeplus_emulator import TimeplusEmulator
+from sandbox.timeplus_emulator.store import MAX_IDEMPOTENT_IDS
+from tests.support.emulator_http import ORDERS, compact, post_compact, proton_url
 
 
 def send(

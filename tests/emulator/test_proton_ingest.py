@@ -13,9 +13,8 @@ from typing import Any
 import pytest
 import requests
 
-from connector.testing.timeplus_emulator import TimeplusEmulator
-
-from .conftest import compact, error_of, post_compact, proton_url, raw_request
+from sandbox.timeplus_emulator import TimeplusEmulator
+from tests.support.emulator_http import compact, error_of, post_compact, proton_url, raw_request
 
 TP_TIME = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}")
 

@@ -15,9 +15,8 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from connector.testing.timeplus_emulator import Auth, TimeplusEmulator
-
-from .conftest import raw_request
+from sandbox.timeplus_emulator import Auth, TimeplusEmulator
+from tests.support.emulator_http import raw_request
 
 KEY = "tp" + "x" * 58  # the SDK insists on exactly 60 characters
 WORKSPACE = "ws123"

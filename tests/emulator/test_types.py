@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from connector.testing.timeplus_emulator import ProtonError, ValueRejected, parse_type
+from sandbox.timeplus_emulator import ProtonError, ValueRejected, parse_type
 
 ACCEPTED: list[tuple[str, Any, Any]] = [
     ("int8", -128, -128),

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from connector.testing.kafka_broker import BrokerStartError, KafkaBroker
-from connector.testing.timeplus_emulator import TimeplusEmulator
-from tests.faults.conftest import (
+from sandbox.kafka_broker import BrokerStartError, KafkaBroker
+from sandbox.timeplus_emulator import TimeplusEmulator
+from tests.support.faults import (
     Connectors,
     FaultReport,
     FaultSetup,

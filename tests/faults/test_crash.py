@@ -7,9 +7,9 @@ from functools import partial
 
 import pytest
 
-from connector.testing.kafka_broker import KafkaBroker
-from connector.testing.timeplus_emulator import TimeplusEmulator
-from tests.faults.conftest import (
+from sandbox.kafka_broker import KafkaBroker
+from sandbox.timeplus_emulator import TimeplusEmulator
+from tests.support.faults import (
     Connectors,
     FaultReport,
     FaultSetup,
@@ -22,7 +22,7 @@ from tests.faults.conftest import (
     produce_ids,
     wait_until,
 )
-from tests.integration.conftest import ConnectorProcess, end_offsets
+from tests.support.services import ConnectorProcess, end_offsets
 
 MESSAGES = 200_000
 PARTITIONS = 4

@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from connector.testing.kafka_broker import KafkaBroker
-from connector.testing.timeplus_emulator import TimeplusEmulator
-from tests.faults.conftest import (
+from sandbox.kafka_broker import KafkaBroker
+from sandbox.timeplus_emulator import TimeplusEmulator
+from tests.support.faults import (
     IN_FLIGHT,
     Connectors,
     FaultReport,

@@ -11,9 +11,9 @@ from functools import partial
 
 import pytest
 
-from connector.testing.kafka_broker import KafkaBroker
-from connector.testing.timeplus_emulator import TimeplusEmulator
-from tests.faults.conftest import (
+from sandbox.kafka_broker import KafkaBroker
+from sandbox.timeplus_emulator import TimeplusEmulator
+from tests.support.faults import (
     Connectors,
     FaultReport,
     FaultSetup,
@@ -26,7 +26,7 @@ from tests.faults.conftest import (
     stop_cleanly,
     wait_until,
 )
-from tests.integration.conftest import ConnectorProcess
+from tests.support.services import ConnectorProcess
 
 PARTITIONS = 6
 CHUNK = 1_000

@@ -5,9 +5,9 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from connector.testing.kafka_broker import KafkaBroker
-from connector.testing.timeplus_emulator import TimeplusEmulator
-from tests.faults.conftest import (
+from sandbox.kafka_broker import KafkaBroker
+from sandbox.timeplus_emulator import TimeplusEmulator
+from tests.support.faults import (
     Connectors,
     FaultReport,
     FaultSetup,
@@ -16,7 +16,7 @@ from tests.faults.conftest import (
     stop_cleanly,
     wait_until,
 )
-from tests.integration.conftest import produce
+from tests.support.services import produce
 
 PARTITIONS = 1
 BAD = 8

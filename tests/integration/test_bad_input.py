@@ -8,13 +8,13 @@ from pathlib import Path
 import orjson
 from confluent_kafka import Consumer, Producer
 
-from connector.testing.kafka_broker import KafkaBroker
-from connector.testing.timeplus_emulator import TimeplusEmulator
-from tests.integration.conftest import ConnectorProcess, committed_offsets, end_offsets, write_config
+from sandbox.kafka_broker import KafkaBroker
+from sandbox.timeplus_emulator import TimeplusEmulator
+from tests.support.services import ConnectorProcess, committed_offsets, end_offsets, write_config
 
 GOOD = 200
 # (class, value, headers, words the dead letter's reason must contain)
-BAD: list[tuple[str, bytes | None, list[tuple[str, bytes]] | None, tuple[str, ...]]] = [
+BAD: list[tuple[str, bytes | None, list[tuple[str, str | bytes | None]] | None, tuple[str, ...]]] = [
     ("non-JSON", b"hello world", None, ("not valid JSON",)),
     ("truncated JSON", b'{"id": 1, "name": "tru', None, ("not valid JSON",)),
     ("JSON array", b"[1, 2, 3]", None, ("JSON array",)),
@@ -117,7 +117,9 @@ def read_all(bootstrap: str, topic: str, expected: int) -> dict[bytes, dict[str,
                 assert message.error() is None, message.error()
                 key = message.key()
                 assert key is not None and key not in found, f"dead letter {key!r} twice"
-                found[key] = {k: v for k, v in (message.headers() or []) if isinstance(v, bytes)}
+                headers = message.headers() or []
+                assert isinstance(headers, list)  # a consumed message's headers are a list of pairs
+                found[key] = {k: v for k, v in headers if isinstance(v, bytes)}
             if len(found) >= expected:
                 break
     finally:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import orjson
 
-from connector.testing.kafka_broker import KafkaBroker
+from sandbox.kafka_broker import KafkaBroker
 
 ROOT = Path(__file__).resolve().parents[2]
 MESSAGES = 2000
@@ -22,8 +22,7 @@ LATENCY_ROWS = 500  # 500 msg/s for 1 s
 def test_bench_runs_every_stage_and_loses_nothing(kafka: KafkaBroker, tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
     args = [
-        sys.executable,
-        str(ROOT / "bench" / "bench.py"),
+        sys.executable, "-m", "bench.bench",
         "--bootstrap", kafka.bootstrap,
         "--messages", str(MESSAGES),
         "--repeats", "1",

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from connector.testing.kafka_broker import KafkaBroker
-from connector.testing.timeplus_emulator import TimeplusEmulator
-from tests.integration.conftest import (
+from sandbox.kafka_broker import KafkaBroker
+from sandbox.timeplus_emulator import TimeplusEmulator
+from tests.support.services import (
     ConnectorProcess,
     committed_offsets,
     end_offsets,
@@ -184,7 +184,7 @@ def test_failing_endpoint_commits_nothing_past_undelivered_rows(
 def test_wrong_credentials_stop_with_one_line_and_commit_nothing(
     kafka: KafkaBroker, unique: str, tmp_path: Path
 ) -> None:
-    from connector.testing.timeplus_emulator import Auth
+    from sandbox.timeplus_emulator import Auth
 
     with TimeplusEmulator(auth=Auth.basic("admin", "right-password")) as emulator:
         orders, clicks = setup_topics(kafka, emulator, unique)
@@ -211,7 +211,7 @@ def test_wrong_credentials_stop_with_one_line_and_commit_nothing(
 
 
 def test_enterprise_path_with_an_api_key(kafka: KafkaBroker, unique: str, tmp_path: Path) -> None:
-    from connector.testing.timeplus_emulator import Auth
+    from sandbox.timeplus_emulator import Auth
 
     key = "k" * 60
     with TimeplusEmulator(auth=Auth.api_key(key), workspace="ws1") as emulator:

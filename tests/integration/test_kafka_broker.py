@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from confluent_kafka import Consumer, Producer
 
-from connector.testing import kafka_broker
-from connector.testing.kafka_broker import BrokerStartError, KafkaBroker, fetch_jars
+from sandbox import kafka_broker
+from sandbox.kafka_broker import BrokerStartError, KafkaBroker, fetch_jars
 
 N = 100
 

@@ -9,8 +9,8 @@ import pytest
 
 from connector.config import TimeplusConfig
 from connector.encoding import IngestRequest
-from connector.testing.timeplus_emulator import TimeplusEmulator
 from connector.timeplus import TimeplusClient
+from sandbox.timeplus_emulator import TimeplusEmulator
 
 
 def test_one_keep_alive_connection_per_request_in_flight(

@@ -7,7 +7,8 @@ delivery rules can be checked quickly and deterministically.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import orjson
 
@@ -108,7 +109,7 @@ class FakeSink:
         fail: Callable[[str, int], ConnectorError | None] | None = None,
         reject: Callable[[str, int, bytes], ConnectorError | None] | None = None,
     ) -> None:
-        self.rows: dict[str, list[list[object]]] = {}
+        self.rows: dict[str, list[list[Any]]] = {}  # decoded JSON
         self.calls = 0
         self._fail = fail
         self._reject = reject
@@ -128,7 +129,7 @@ class FakeSink:
             self.rows.setdefault(stream, []).extend(payload["data"])
 
 
-def json_records(topic: str, partition: int, values: list[object]) -> list[Record]:
+def json_records(topic: str, partition: int, values: Sequence[object]) -> list[Record]:
     """Records with JSON values at offsets 0..n-1."""
     return [Record(topic, partition, offset, orjson.dumps(v), timestamp_ms=1_700_000_000_000 + offset)
             for offset, v in enumerate(values)]  # fmt: skip

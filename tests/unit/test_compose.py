@@ -1,6 +1,7 @@
 """docker-compose.yml cannot run here (no Docker engine), so it is checked instead:
-it validates against the Compose Specification, and its producer and connector run the
-very commands that `make demo` and CI run."""
+it validates against the Compose Specification, its producer and connector run the
+very commands that `make demo` and CI run, and each is built from its own Dockerfile
+target, the connector's holding nothing of ``sandbox/``."""
 
 import re
 from pathlib import Path
@@ -10,7 +11,7 @@ import orjson
 import yaml
 
 from connector.config import load_config
-from connector.demo.__main__ import connector_command, producer_command
+from sandbox.demo.__main__ import connector_command, producer_command
 
 ROOT = Path(__file__).parents[2]
 
@@ -54,6 +55,42 @@ def test_compose_runs_the_demo_commands() -> None:
                                                              "TIMEPLUS_URL": env["TIMEPLUS_URL"]})  # fmt: skip
     assert config.kafka["bootstrap.servers"] == "kafka:9092"
     assert config.timeplus.url == "http://proton:3218"
+
+
+def dockerfile_stages() -> dict[str, tuple[str, list[str]]]:
+    """Each named stage of the Dockerfile: (the image it starts FROM, the sources it COPYs)."""
+    stages: dict[str, tuple[str, list[str]]] = {}
+    copies: list[str] = []
+    for line in (ROOT / "Dockerfile").read_text().splitlines():
+        words = line.split()
+        if words[:1] == ["FROM"]:
+            assert len(words) == 4 and words[2] == "AS", f"unnamed stage: {line}"
+            copies = []
+            stages[words[3]] = (words[1], copies)
+        elif words[:1] == ["COPY"]:
+            copies.extend(word for word in words[1:-1] if not word.startswith("--"))
+    return stages
+
+
+def copied_into(target: str) -> list[str]:
+    """What a build target COPYs, its parent stages included."""
+    stages = dockerfile_stages()
+    sources: list[str] = []
+    while target in stages:
+        target, copies = stages[target]
+        sources.extend(copies)
+    return sources
+
+
+def test_compose_builds_each_service_from_its_own_target() -> None:
+    services = compose()["services"]
+    assert isinstance(services, dict)
+    assert services["producer"]["build"] == {"context": ".", "target": "demo"}
+    assert services["connector"]["build"] == {"context": ".", "target": "connector"}
+    stages = dockerfile_stages()
+    assert list(stages)[-1] == "connector", "a plain `docker build .` must give the connector's image"
+    assert not [source for source in copied_into("connector") if source.startswith("sandbox")]
+    assert "sandbox/demo" in copied_into("demo")
 
 
 def test_proton_gets_the_demo_streams() -> None:

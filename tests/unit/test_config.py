@@ -7,13 +7,13 @@ from connector.config import (
     FORCED_CONSUMER_PROPS,
     NO_DEFAULT,
     BatchConfig,
-    ConfigError,
     Secret,
     SourceKind,
     TimeplusConfig,
     load_config,
     parse_config,
 )
+from connector.errors import ConfigError
 from connector.types import column_type
 
 GOOD = """

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import requests
 
-from connector.testing.kafka_broker import KafkaBroker
-from connector.testing.timeplus_emulator import TimeplusEmulator
+from sandbox.kafka_broker import KafkaBroker
+from sandbox.timeplus_emulator import TimeplusEmulator
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "config" / "demo.yaml"
@@ -28,7 +28,7 @@ MESSAGES = 1000
 
 def producer_command(bootstrap: str) -> list[str]:
     """The sample producer, as docker-compose's `producer` service runs it."""
-    return ["python", "-m", "connector.demo.producer", "--bootstrap", bootstrap, "--topic", TOPIC,
+    return ["python", "-m", "sandbox.demo.producer", "--bootstrap", bootstrap, "--topic", TOPIC,
             "--count", str(MESSAGES)]  # fmt: skip
 
 
@@ -73,7 +73,7 @@ def main() -> int:
     with KafkaBroker(workdir=workdir / "kafka") as broker, TimeplusEmulator() as emulator:
         create_streams(emulator.url + "/")
         broker.create_topic(TOPIC, 3)
-        subprocess.run(_local(producer_command(broker.bootstrap)), check=True)
+        subprocess.run(_local(producer_command(broker.bootstrap)), cwd=ROOT, check=True)
         env = {**os.environ, "KAFKA_BOOTSTRAP": broker.bootstrap, "TIMEPLUS_URL": emulator.url,
                "KAFKA_GROUP": f"timeplus-demo-{int(time.time())}"}  # fmt: skip
         print("running the connector until it has caught up ...", flush=True)

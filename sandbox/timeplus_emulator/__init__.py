@@ -7,7 +7,7 @@ Run it in-process from tests::
         ...  # point the client at emu.url
         assert emu.count("orders") == 2
 
-or as a server: ``python -m connector.testing.timeplus_emulator --port 3218 --streams streams.yaml``.
+or as a server: ``python -m sandbox.timeplus_emulator --port 3218 --streams streams.yaml``.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""``python -m connector.testing.timeplus_emulator --port N --streams FILE``: run until SIGINT/SIGTERM."""
+"""``python -m sandbox.timeplus_emulator --port N --streams FILE``: run until SIGINT/SIGTERM."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from .streams_file import StreamsFileError
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m connector.testing.timeplus_emulator",
-        description="A Timeplus ingest emulator (connector/testing/timeplus_emulator/BEHAVIOUR.md says what it does).",
+        prog="python -m sandbox.timeplus_emulator",
+        description="A Timeplus ingest emulator (sandbox/timeplus_emulator/BEHAVIOUR.md says what it does).",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=3218, help="port (0: any free port; default 3218)")

@@ -1,4 +1,4 @@
-"""The HTTP side: a threaded HTTP/1.1 keep-alive server, faults applied at the socket.
+"""The HTTP side: a threaded HTTP/1.1 keep-alive server that knows its connections, faults applied at the socket.
 
 ``routes.Core`` decides what an answer says; this module reads bodies (Content-Length
 or chunked), applies the planned fault (drop the connection, fail, answer late),
@@ -13,8 +13,8 @@ import socket
 import struct
 import threading
 import time
-from http.server import BaseHTTPRequestHandler
-from typing import TYPE_CHECKING, Any
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 from urllib.parse import unquote
 
 from .admin import handle_admin
@@ -22,9 +22,6 @@ from .auth import redact
 from .faults import FaultAction
 from .routes import Core, Request, Response, classify, idempotent_id, json_body
 from .store import RequestLog
-
-if TYPE_CHECKING:
-    from .listener import HTTPServer
 
 log = logging.getLogger(__name__)
 
@@ -246,6 +243,41 @@ class Handler(BaseHTTPRequestHandler):
                 duration=time.monotonic() - started,
             )
         )
+
+
+class HTTPServer(ThreadingHTTPServer):
+    """ThreadingHTTPServer that remembers its open connections, so an outage can cut them."""
+
+    daemon_threads = True
+    allow_reuse_address = True  # reopen the same port right after an outage
+    request_queue_size = 128
+
+    def __init__(self, address: tuple[str, int], core: Core) -> None:
+        self.core = core
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+        super().__init__(address, Handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._connections_lock:
+            self._connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._connections_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def drop_connections(self, keep: socket.socket | None = None) -> None:
+        """Cut every open connection but ``keep`` (the admin request that asked for it)."""
+        with self._connections_lock:
+            victims = [s for s in self._connections if s is not keep]
+        for sock in victims:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        log.debug("connection from %s ended with an error", client_address, exc_info=True)
 
 
 def _failure(action: FaultAction, kind: str, request_id: str) -> Response:

@@ -7,8 +7,8 @@ Nothing about Kafka is mocked; whatever the connector survives here, it survived
 
 CLI::
 
-    python -m connector.testing.kafka_broker fetch
-    python -m connector.testing.kafka_broker run --port 9092 [--controller-port N] [--dir DIR]
+    python -m sandbox.kafka_broker fetch
+    python -m sandbox.kafka_broker run --port 9092 [--controller-port N] [--dir DIR]
 """
 
 from __future__ import annotations
@@ -332,7 +332,7 @@ class KafkaBroker:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m connector.testing.kafka_broker")
+    parser = argparse.ArgumentParser(prog="python -m sandbox.kafka_broker")
     sub = parser.add_subparsers(dest="cmd", required=True)
     sub.add_parser("fetch", help="download the broker jars into the cache; print the path")
     run = sub.add_parser("run", help="run a broker in the foreground until SIGTERM/SIGINT")

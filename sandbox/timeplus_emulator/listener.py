@@ -2,53 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import socket
 import threading
 import time
-from http.server import ThreadingHTTPServer
-from typing import Any
 
 from .routes import Core
-from .server import Handler, current_connection
+from .server import HTTPServer, current_connection
 
 log = logging.getLogger(__name__)
-
-
-class HTTPServer(ThreadingHTTPServer):
-    """ThreadingHTTPServer that remembers its open connections, so an outage can cut them."""
-
-    daemon_threads = True
-    allow_reuse_address = True  # reopen the same port right after an outage
-    request_queue_size = 128
-
-    def __init__(self, address: tuple[str, int], core: Core) -> None:
-        self.core = core
-        self._connections: set[socket.socket] = set()
-        self._connections_lock = threading.Lock()
-        super().__init__(address, Handler)
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        with self._connections_lock:
-            self._connections.add(request)
-        super().process_request(request, client_address)
-
-    def shutdown_request(self, request: Any) -> None:
-        with self._connections_lock:
-            self._connections.discard(request)
-        super().shutdown_request(request)
-
-    def drop_connections(self, keep: socket.socket | None = None) -> None:
-        """Cut every open connection but ``keep`` (the admin request that asked for it)."""
-        with self._connections_lock:
-            victims = [s for s in self._connections if s is not keep]
-        for sock in victims:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        log.debug("connection from %s ended with an error", client_address, exc_info=True)
 
 
 class Listener:

@@ -1,7 +1,4 @@
-"""Fixtures that start real services: an Apache Kafka broker and the Timeplus emulator.
-
-If the broker cannot start, tests fail with its log tail: there is no mock to fall back on.
-"""
+"""Helpers for tests that use the real broker: produce, read offsets, run the connector CLI."""
 
 from __future__ import annotations
 

@@ -1,0 +1,1 @@
+"""The benchmark: ``python -m bench.bench`` (``make bench``) and its ingest sink, ``bench.sink``."""

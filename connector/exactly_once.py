@@ -1,0 +1,232 @@
+"""Exactly-once delivery: requests whose bounds a replay rebuilds, and the commit metadata that records them.
+
+The argument is in docs/EXACTLY_ONCE.md. In short: per (stream, partition) a request
+covers offsets ``first..last`` and carries an id derived only from them and the mapping;
+it ends at the end of its aligned offset window, or at a cut that linger forced, which
+is recorded in the partition's commit metadata before the request is sent. A replay
+from the committed offset and its metadata therefore cuts every request that may have
+reached Timeplus at the same offsets, and Timeplus drops the repeats by their ids.
+
+Pure: no Kafka, no HTTP. ``PartitionCuts`` is one partition's state (encoded into and
+decoded from commit metadata); ``Cutter`` cuts one stream's rows of that partition.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import orjson
+
+from connector.config import MappingConfig
+
+#: Metadata past this many bytes makes no new recorded cut (the broker's
+#: ``offset.metadata.max.bytes`` defaults to 4096).
+MAX_METADATA_BYTES: Final = 3000
+_VERSION: Final = 1
+
+
+def fingerprint(mapping: MappingConfig) -> str:
+    """A short hash of everything that decides a mapping's rows: a changed mapping gets other ids."""
+    parts = [mapping.stream, mapping.format]
+    for column in mapping.columns:
+        parts.append(
+            "|".join(
+                (
+                    column.name,
+                    column.kind.value,
+                    ".".join(column.path),
+                    str(column.type) if column.type is not None else "",
+                    str(column.type.unit) if column.type is not None else "",
+                    repr(column.constant),
+                    repr(column.default),
+                )
+            )
+        )
+    return hashlib.blake2b("\n".join(parts).encode(), digest_size=6).hexdigest()
+
+
+def request_id(print_: str, topic: str, partition: int, first: int, last: int) -> str:
+    """The idempotent id of the request of offsets ``first..last`` (a body part appends ``/start-stop``)."""
+    return f"kt1-{print_}-{topic}-{partition}-{first}-{last}"
+
+
+def window_end(first: int, window: int) -> int:
+    """The last offset of the aligned window holding ``first``."""
+    return (first // window + 1) * window - 1
+
+
+@dataclass(slots=True)
+class StreamCursor:
+    """One stream's place in a partition: where its next unaccepted request starts, and the cuts recorded since."""
+
+    fingerprint: str
+    next: int
+    cuts: list[int] = field(default_factory=list)
+    #: Accepted requests past ``next`` (first → last), waiting for the ones before them.
+    accepted: dict[int, int] = field(default_factory=dict)
+
+
+class PartitionCuts:
+    """What one partition's commit metadata holds for exactly-once: per stream, ``next`` and its cuts."""
+
+    def __init__(self, window: int, committed: int, fingerprints: Mapping[str, str]) -> None:
+        self.window = window
+        self._cursors = {stream: StreamCursor(print_, committed) for stream, print_ in fingerprints.items()}
+
+    @classmethod
+    def restore(
+        cls, metadata: str | None, window: int, committed: int, fingerprints: Mapping[str, str]
+    ) -> tuple[PartitionCuts, list[str]]:
+        """The state a replay starts from; also what it could not trust (changed mappings, foreign metadata)."""
+        cuts = cls(window, committed, fingerprints)
+        problems: list[str] = []
+        if not metadata:
+            return cuts, problems
+        recorded = _decode(metadata)
+        if recorded is None:
+            problems.append("commit metadata is not the connector's; starting from the committed offset")
+            return cuts, problems
+        for stream, cursor in cuts._cursors.items():
+            if stream not in recorded:
+                continue
+            print_, next_, stream_cuts = recorded[stream]
+            if print_ != cursor.fingerprint:
+                problems.append(
+                    f"the mapping of stream {stream} changed since offset {committed} was committed: "
+                    f"requests sent since then are sent again under new ids"
+                )
+                continue
+            cursor.next = max(committed, next_)
+            cursor.cuts = sorted(c for c in stream_cuts if c >= cursor.next)
+        return cuts, problems
+
+    def start(self, stream: str) -> int:
+        """Where the stream's first request not known to be accepted starts; rows below it were accepted."""
+        return self._cursors[stream].next
+
+    def end_of(self, stream: str, first: int) -> int:
+        """Where the request of ``stream`` starting at ``first`` ends: its window's end or the first cut past it."""
+        end = window_end(first, self.window)
+        for cut in self._cursors[stream].cuts:
+            if cut >= first:
+                return min(cut, end)
+        return end
+
+    def can_record(self) -> bool:
+        """Whether the metadata has room for another cut."""
+        return len(self.metadata()) < MAX_METADATA_BYTES
+
+    def record(self, stream: str, last: int) -> None:
+        """A cut that timing decided: the request of ``stream`` ends at ``last``. Commit before sending it."""
+        cuts = self._cursors[stream].cuts
+        if not cuts or cuts[-1] < last:
+            cuts.append(last)
+        elif last not in cuts:
+            raise ValueError(f"cut at {last} recorded out of order (last cut {cuts[-1]})")
+
+    def accepted(self, stream: str, first: int, last: int) -> None:
+        """Request ``first..last`` of ``stream`` was accepted (or had no rows): advance ``next`` if contiguous."""
+        cursor = self._cursors[stream]
+        if first < cursor.next:
+            return
+        cursor.accepted[first] = last
+        while cursor.next in cursor.accepted:
+            cursor.next = cursor.accepted.pop(cursor.next) + 1
+        if cursor.cuts and cursor.cuts[0] < cursor.next:
+            cursor.cuts = [c for c in cursor.cuts if c >= cursor.next]
+
+    def metadata(self) -> str:
+        """The commit metadata for this partition: every stream's fingerprint, ``next`` and cuts."""
+        streams = {s: [c.fingerprint, c.next, c.cuts] for s, c in self._cursors.items()}
+        return orjson.dumps({"v": _VERSION, "s": streams}).decode()
+
+
+def _decode(metadata: str) -> dict[str, tuple[str, int, list[int]]] | None:
+    try:
+        document: Any = orjson.loads(metadata)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(document, dict) or document.get("v") != _VERSION or not isinstance(document.get("s"), dict):
+        return None
+    streams: dict[str, tuple[str, int, list[int]]] = {}
+    for stream, entry in document["s"].items():
+        match entry:
+            case [str(print_), int(next_), list(cuts)] if all(isinstance(c, int) for c in cuts):
+                streams[stream] = (print_, next_, cuts)
+            case _:
+                return None
+    return streams
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """Rows of one stream from one partition, offsets ``first..last``; ``rows`` are (offset, row)."""
+
+    stream: str
+    first: int
+    last: int
+    rows: tuple[tuple[int, Any], ...]
+    #: True when the request ends at a cut timing decided: send it only after a commit holds that cut.
+    recorded: bool = False
+
+
+class Cutter:
+    """Cuts one stream's rows of one partition into requests at the offsets ``PartitionCuts`` decides."""
+
+    def __init__(self, cuts: PartitionCuts, stream: str) -> None:
+        self._cuts = cuts
+        self.stream = stream
+        self.first = cuts.start(stream)
+        self._end = cuts.end_of(stream, self.first)
+        self._rows: list[tuple[int, Any]] = []
+
+    def add(self, offset: int, row: Any) -> list[Request]:
+        """A row read at ``offset``; the requests it completes. Rows below the start were accepted already."""
+        if offset < self.first:
+            return []
+        done = self.passed(offset) if offset > self._end else []
+        self._rows.append((offset, row))
+        return done
+
+    def passed(self, position: int) -> list[Request]:
+        """The consumer read up to ``position`` (exclusive): the requests that ended before it."""
+        done: list[Request] = []
+        while self._end < position:
+            request = self._close(self._end, recorded=False)
+            if request is not None:
+                done.append(request)
+        return done
+
+    def cut(self, position: int) -> list[Request]:
+        """Linger: the requests that ended before ``position``, then the open one cut at ``position - 1``.
+
+        The cut is recorded, so that request is ``recorded``: send it only after a commit
+        holds the metadata. No cut is made when the metadata has no room for another;
+        the rows wait for their window to fill.
+        """
+        done = self.passed(position)
+        last = position - 1
+        if self._rows and last >= self.first and self._cuts.can_record():
+            self._cuts.record(self.stream, last)
+            request = self._close(last, recorded=True)
+            if request is not None:
+                done.append(request)
+        return done
+
+    @property
+    def pending_rows(self) -> int:
+        """Rows buffered in the open request."""
+        return len(self._rows)
+
+    def _close(self, last: int, *, recorded: bool) -> Request | None:
+        rows, self._rows = self._rows, []
+        first = self.first
+        self.first = last + 1
+        self._end = self._cuts.end_of(self.stream, self.first)
+        if not rows:
+            self._cuts.accepted(self.stream, first, last)  # nothing to send: as good as accepted
+            return None
+        return Request(self.stream, first, last, tuple(rows), recorded)

@@ -41,9 +41,13 @@ INTERNAL_TOPICS = frozenset({"__consumer_offsets", "__transaction_state", "__sha
 class KafkaSource:
     """A consumer-group member that hands out batches of messages."""
 
-    def __init__(self, props: Mapping[str, str]) -> None:
+    def __init__(self, props: Mapping[str, str], *, on_statistics: Callable[[str], None] | None = None) -> None:
+        """``on_statistics`` receives librdkafka's statistics JSON every ``statistics.interval.ms`` (5 s unless set)."""
         settings: dict[str, Any] = {**DEFAULTS, **props, **FORCED_CONSUMER_PROPS}
         settings["error_cb"] = self._on_client_error
+        if on_statistics is not None:
+            settings.setdefault("statistics.interval.ms", "5000")
+            settings["stats_cb"] = on_statistics
         self._fatal: KafkaError | None = None
         try:
             self._consumer = Consumer(settings)

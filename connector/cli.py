@@ -16,6 +16,7 @@ from connector.errors import ConfigError, ConnectorError, FatalError
 
 if TYPE_CHECKING:
     from connector.metrics import PrometheusMetrics
+    from connector.progress import LineProgress, TerminalProgress
     from connector.status_server import StatusServer
 
 log = logging.getLogger("connector")
@@ -93,8 +94,15 @@ def _run(config: Config, *, until_caught_up: bool, http: str | None) -> int:
     client = TimeplusClient(config.timeplus)
     dead_letters = KafkaDeadLetters(config.kafka) if any(m.dlq_topic for m in config.mappings) else None
     source = KafkaSource(config.kafka, on_statistics=metrics.kafka_statistics if metrics else None)
+    progress = _progress() if until_caught_up else None
     pipeline = build_pipeline(
-        config, source, client, dead_letters=dead_letters, until_caught_up=until_caught_up, metrics=metrics
+        config,
+        source,
+        client,
+        dead_letters=dead_letters,
+        until_caught_up=until_caught_up,
+        metrics=metrics,
+        progress=progress,
     )
 
     def request_stop(signum: int, _frame: FrameType | None) -> None:
@@ -112,7 +120,16 @@ def _run(config: Config, *, until_caught_up: bool, http: str | None) -> int:
         client.close()
         if server is not None:
             server.close()
+        if progress is not None:
+            progress.close()
     return EXIT_OK
+
+
+def _progress() -> LineProgress | TerminalProgress:
+    """``--until-caught-up``'s progress: bars on a terminal, a line every few seconds elsewhere."""
+    from connector.progress import progress_for
+
+    return progress_for(sys.stderr)
 
 
 def _status_server(config: Config, listen: str) -> tuple[PrometheusMetrics, StatusServer]:

@@ -31,7 +31,7 @@ from connector.intake import Intake
 from connector.mapping import compile_mappers
 from connector.offsets import OffsetTracker
 from connector.on_error import OnError
-from connector.ports import DeadLetterSink, IngestSink, Metrics, NoMetrics, RecordSource
+from connector.ports import DeadLetterSink, IngestSink, Metrics, NoMetrics, Progress, RecordSource
 from connector.sender import RetryPolicy, Sender
 from connector.settlement import Settlement
 from connector.state import RunState, Stats
@@ -63,11 +63,12 @@ def build_pipeline(
     tuning: Tuning | None = None,
     clock: Callable[[], float] = time.monotonic,
     metrics: Metrics | None = None,
+    progress: Progress | None = None,
 ) -> Pipeline:
     """Make the pipeline's parts from ``config`` and compose them around ``source`` and ``sink``.
 
     ``metrics`` records what the run does (``connector.metrics`` serves it to Prometheus);
-    by default nothing is recorded.
+    by default nothing is recorded. ``progress`` shows the backlog of ``until_caught_up`` shrinking.
     """
     tuning = tuning or Tuning()
     metrics = metrics or NoMetrics()
@@ -116,6 +117,7 @@ def build_pipeline(
             subscribed=lambda topic: any(m.matches(topic) for m in config.mappings),
             interval_s=tuning.commit_interval_s,
             clock=clock,
+            progress=progress,
         )
     return Pipeline(
         source,
@@ -183,6 +185,7 @@ class Pipeline:
             while not state.stopping:
                 self._step()
                 if self._catch_up is not None and self._catch_up.reached():
+                    self._catch_up.report_final()
                     log.info("caught up with the end offsets seen at assignment; stopping")
                     break
         finally:

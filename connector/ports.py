@@ -157,3 +157,15 @@ class NoMetrics:
 
     def retry(self, reason: str) -> None:
         """Nothing."""
+
+
+class Progress(Protocol):
+    """Where ``--until-caught-up`` shows the backlog shrinking."""
+
+    def update(self, backlog: Mapping[str, tuple[int, int]]) -> None:
+        """Per topic: (messages delivered, messages in the backlog) of this member's partitions."""
+        ...
+
+    def close(self) -> None:
+        """The run is over."""
+        ...

@@ -148,7 +148,8 @@ def _batch(r: Reader, raw: Any) -> BatchConfig:
 
 def _http(r: Reader, raw: Any) -> HttpConfig:
     def listen(path: str, value: Any) -> str | None:
-        text = r.optional_string(path, value)
+        # Empty (also after ${VAR:-} substitution) leaves the server off.
+        text = None if value is None else r.string(path, value, allow_empty=True) or None
         if text is not None:
             try:
                 parse_listen(text)

@@ -56,6 +56,7 @@ import requests
 from confluent_kafka import Consumer, Producer
 
 import connector
+from bench.plot import draw
 from connector.cli import tune_gc
 from connector.config import BatchConfig, load_config
 from connector.kafka_source import DEFAULTS as CONSUMER_DEFAULTS
@@ -721,6 +722,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--bootstrap", help="use this broker instead of starting one")
     parser.add_argument("--json-out", type=Path, default=HERE / "results" / "latest.json.tmp")
     parser.add_argument("--md-out", type=Path, help="also write the Markdown report here")
+    parser.add_argument(
+        "--png-out", type=Path, default=HERE / "results" / "latest.tmp.png", help="the report drawn as a PNG"
+    )
     args = parser.parse_args(argv)
     args.rows_per_request = [int(x) for x in args.rows_per_request.split(",") if x.strip()]
     args.in_flight = [int(x) for x in args.in_flight.split(",") if x.strip()]
@@ -826,7 +830,8 @@ def main(argv: list[str] | None = None) -> int:
     args.json_out.write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2))
     if args.md_out:
         args.md_out.write_text(text)
-    print(f"wrote {args.json_out}", file=sys.stderr)
+    draw(report, args.png_out)
+    print(f"wrote {args.json_out} and {args.png_out}", file=sys.stderr)
     for problem in report["problems"]:
         print(f"PROBLEM: {problem}", file=sys.stderr)
     return 1 if report["problems"] else 0

@@ -71,6 +71,11 @@ class KafkaSource:
     def consume(self, max_messages: int, timeout: float) -> list[MessageLike]:
         """Up to ``max_messages`` messages, waiting at most ``timeout`` seconds."""
         if self._fatal is not None:
+            if self._fatal.code() == KafkaError._AUTHENTICATION:
+                raise FatalError(
+                    f"kafka: authentication failed: {self._fatal.str()} "
+                    "(check kafka sasl.mechanism, sasl.username / sasl.password, security.protocol)"
+                )
             raise FatalError(f"kafka: fatal client error: {self._fatal.str()}")
         try:
             messages = self._consumer.consume(num_messages=max_messages, timeout=timeout)
@@ -165,8 +170,9 @@ class KafkaSource:
             log.warning("kafka: close failed: %s", exc)
 
     def _on_client_error(self, error: KafkaError) -> None:
-        if error.fatal():
-            self._fatal = error
+        # librdkafka retries a refused login forever; credentials do not fix themselves.
+        if error.fatal() or error.code() == KafkaError._AUTHENTICATION:
+            self._fatal = self._fatal or error
         elif error.code() == KafkaError._ALL_BROKERS_DOWN:
             log.warning("kafka: all brokers are down; librdkafka keeps retrying")
         else:

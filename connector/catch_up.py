@@ -7,7 +7,7 @@ deliver theirs, or leave and hand them over to this one.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from connector.assignment import Assignment
 from connector.offsets import TopicPartition as TP
@@ -29,8 +29,12 @@ class CatchUp:
         interval_s: float,
         clock: Callable[[], float],
         progress: Progress | None = None,
+        delivered: Callable[[], Mapping[TP, int]] | None = None,
     ) -> None:
+        """``progress`` is told, per topic, how much of the backlog ``delivered`` (next offset
+        after the rows Timeplus accepted, per partition) has covered."""
         self._progress = progress
+        self._delivered = delivered or (lambda: {})
         #: Where each backlog partition started and ends, for ``progress``.
         self._spans: dict[TP, tuple[int, int]] = {}
         self._next_progress = 0.0
@@ -86,10 +90,10 @@ class CatchUp:
     def _report_progress(self) -> None:
         assert self._progress is not None
         self._next_progress = self._clock() + PROGRESS_INTERVAL_S
-        positions = self._source.positions(list(self._spans)) if self._spans else {}
+        delivered = self._delivered()
         backlog: dict[str, tuple[int, int]] = {}
         for (topic, partition), (start, end) in sorted(self._spans.items()):
-            position = positions.get((topic, partition), start)
+            position = delivered.get((topic, partition), start)
             if (topic, partition) not in self._targets_end:
                 position = end  # delivered: reached() let it go
             done, total = backlog.get(topic, (0, 0))

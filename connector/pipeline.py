@@ -118,6 +118,7 @@ def build_pipeline(
             interval_s=tuning.commit_interval_s,
             clock=clock,
             progress=progress,
+            delivered=lambda: tracker.committable(unchanged_too=True),
         )
     return Pipeline(
         source,

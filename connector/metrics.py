@@ -122,7 +122,9 @@ class PrometheusMetrics:
         self._paused = Gauge(m + "paused_partitions", "Partitions paused by back-pressure", registry=registry)
         self._commits = Counter(m + "commits", "Offset commits accepted", registry=registry)
         self._last_commit = Gauge(
-            m + "last_commit_timestamp_seconds", "Unix time of the last accepted offset commit", registry=registry
+            m + "last_commit_timestamp_seconds",
+            "Unix time of the last offset commit the client accepted (asynchronous ones: handed over)",
+            registry=registry,
         )
         self._heartbeat = Gauge(m + "loop_heartbeat_timestamp_seconds", "Unix time of the loop's last round",
                                 registry=registry)  # fmt: skip

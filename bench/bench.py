@@ -10,7 +10,7 @@ then drains that same topic several times, each time with a fresh consumer group
   d  the naive loop of a user: poll one message, POST one row, commit synchronously
      (on at most ``--naive-messages`` messages)
 
-plus the variants asked for (``--workers``, ``--gzip``, ``--rows-per-request``, ``--in-flight``) and a
+plus the variants asked for (``--workers``, ``--gzip``, ``--metrics``, ``--rows-per-request``, ``--in-flight``) and a
 latency run: messages produced at a fixed rate below capacity while the connector runs.
 The connector reports its own consume-to-ack percentiles when it stops (from the poll
 that read a message to the answer for its row); each message also carries its produce
@@ -56,6 +56,7 @@ import requests
 from confluent_kafka import Consumer, Producer
 
 import connector
+from bench.plot import draw
 from connector.cli import tune_gc
 from connector.config import BatchConfig, load_config
 from connector.kafka_source import DEFAULTS as CONSUMER_DEFAULTS
@@ -345,8 +346,10 @@ def connector_config(
     gzip: bool,
     max_rows: int | None,
     in_flight: int | None = None,
+    metrics: bool = False,
 ) -> Path:
     batch = f"batch: {{max_rows: {max_rows}}}\n" if max_rows else ""
+    batch += "http: {listen: '127.0.0.1:0'}\n" if metrics else ""
     requests = f"  max_in_flight: {in_flight}\n" if in_flight else ""
     path.write_text(
         f"kafka:\n  bootstrap.servers: '{bootstrap}'\n  group.id: '{group}'\n"
@@ -444,6 +447,7 @@ def connector_stage(stage: str, args: argparse.Namespace, topic: str, sink: Sink
         gzip=variant.get("gzip", False),
         max_rows=variant.get("max_rows"),
         in_flight=variant.get("in_flight"),
+        metrics=variant.get("metrics", False),
     )
     run = ConnectorRun(config, workdir, workers=variant.get("workers", 1), until_caught_up=True)
     ended = run.wait(timeout=max(300.0, args.messages / 10_000))
@@ -704,6 +708,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--workers", type=int, default=1, help="also run stage c with this many processes")
     parser.add_argument("--gzip", action="store_true", help="also run stage c with gzip request bodies")
+    parser.add_argument("--metrics", action="store_true", help="also run stage c serving Prometheus metrics (--http)")
     parser.add_argument(
         "--rows-per-request", default="", help="also run stage c with each batch.max_rows, e.g. 1000,5000,10000"
     )
@@ -717,6 +722,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--bootstrap", help="use this broker instead of starting one")
     parser.add_argument("--json-out", type=Path, default=HERE / "results" / "latest.json.tmp")
     parser.add_argument("--md-out", type=Path, help="also write the Markdown report here")
+    parser.add_argument(
+        "--png-out", type=Path, default=HERE / "results" / "latest.tmp.png", help="the report drawn as a PNG"
+    )
     args = parser.parse_args(argv)
     args.rows_per_request = [int(x) for x in args.rows_per_request.split(",") if x.strip()]
     args.in_flight = [int(x) for x in args.in_flight.split(",") if x.strip()]
@@ -746,6 +754,8 @@ def stage_table(
         stages[f"c_workers{args.workers}"] = connector_variant(f"c_workers{args.workers}", workers=args.workers)
     if args.gzip:
         stages["c_gzip"] = connector_variant("c_gzip", gzip=True)
+    if args.metrics:
+        stages["c_metrics"] = connector_variant("c_metrics", metrics=True)
     for rows in args.rows_per_request or [None]:
         for in_flight in args.in_flight or [None]:
             name = "c" + (f"_rows{rows}" if rows else "") + (f"_inflight{in_flight}" if in_flight else "")
@@ -820,7 +830,8 @@ def main(argv: list[str] | None = None) -> int:
     args.json_out.write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2))
     if args.md_out:
         args.md_out.write_text(text)
-    print(f"wrote {args.json_out}", file=sys.stderr)
+    draw(report, args.png_out)
+    print(f"wrote {args.json_out} and {args.png_out}", file=sys.stderr)
     for problem in report["problems"]:
         print(f"PROBLEM: {problem}", file=sys.stderr)
     return 1 if report["problems"] else 0

@@ -7,11 +7,14 @@ deliver theirs, or leave and hand them over to this one.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from connector.assignment import Assignment
 from connector.offsets import TopicPartition as TP
-from connector.ports import RecordSource
+from connector.ports import Progress, RecordSource
+
+#: How often the backlog's progress is reported (s).
+PROGRESS_INTERVAL_S = 0.5
 
 
 class CatchUp:
@@ -25,7 +28,16 @@ class CatchUp:
         subscribed: Callable[[str], bool],
         interval_s: float,
         clock: Callable[[], float],
+        progress: Progress | None = None,
+        delivered: Callable[[], Mapping[TP, int]] | None = None,
     ) -> None:
+        """``progress`` is told, per topic, how much of the backlog ``delivered`` (next offset
+        after the rows Timeplus accepted, per partition) has covered."""
+        self._progress = progress
+        self._delivered = delivered or (lambda: {})
+        #: Where each backlog partition started and ends, for ``progress``.
+        self._spans: dict[TP, tuple[int, int]] = {}
+        self._next_progress = 0.0
         self._source = source
         self._assignment = assignment
         self._subscribed = subscribed
@@ -42,13 +54,16 @@ class CatchUp:
         """Note the end offsets the new partitions must reach (and, the first time, the group's)."""
         if self._group_targets is None:
             subscribed = [tp for tp in self._source.topic_partitions() if self._subscribed(tp[0])]
-            self._group_targets = self._backlog(subscribed)
-        self._targets_end.update(self._backlog(partitions))
+            self._group_targets = {tp: end for tp, (_, end) in self._backlog(subscribed).items()}
+        spans = self._backlog(partitions)
+        self._targets_end.update({tp: end for tp, (_, end) in spans.items()})
+        self._spans.update(spans)
 
     def forgotten(self, partitions: list[TP]) -> None:
         """Another member delivers these now."""
         for tp in partitions:
             self._targets_end.pop(tp, None)
+            self._spans.pop(tp, None)
 
     def reached(self) -> bool:
         """True once this member's partitions are delivered and the group's backlog is committed."""
@@ -56,6 +71,8 @@ class CatchUp:
         if not assignment.ever_assigned:
             return False
         waiting = [tp for tp in self._targets_end if tp in assignment.assigned]
+        if self._progress is not None and self._clock() >= self._next_progress:
+            self._report_progress()
         if waiting:
             positions = self._source.positions(waiting)
             for tp in waiting:
@@ -63,6 +80,25 @@ class CatchUp:
                     return False
                 self._targets_end.pop(tp)
         return self._group_caught_up()
+
+    def report_final(self) -> None:
+        """The last report, and the end of the progress display."""
+        if self._progress is not None:
+            self._report_progress()
+            self._progress.close()
+
+    def _report_progress(self) -> None:
+        assert self._progress is not None
+        self._next_progress = self._clock() + PROGRESS_INTERVAL_S
+        delivered = self._delivered()
+        backlog: dict[str, tuple[int, int]] = {}
+        for (topic, partition), (start, end) in sorted(self._spans.items()):
+            position = delivered.get((topic, partition), start)
+            if (topic, partition) not in self._targets_end:
+                position = end  # delivered: reached() let it go
+            done, total = backlog.get(topic, (0, 0))
+            backlog[topic] = (done + max(0, min(position, end) - start), total + end - start)
+        self._progress.update(backlog)
 
     def _group_caught_up(self) -> bool:
         """Checked at most once per commit interval, after committing this member's own offsets."""
@@ -75,10 +111,11 @@ class CatchUp:
         committed = self._source.committed(list(targets))
         return all(committed.get(tp, -1) >= end for tp, end in targets.items())
 
-    def _backlog(self, partitions: list[TP]) -> dict[TP, int]:
-        """The end offset of each of ``partitions`` that has messages past the group's committed offset."""
+    def _backlog(self, partitions: list[TP]) -> dict[TP, tuple[int, int]]:
+        """(start, end) offsets of each of ``partitions`` that has messages past the group's committed offset."""
         if not partitions:
             return {}
         committed = self._source.committed(partitions)
         ends = self._source.end_offsets(partitions)
-        return {tp: high for tp, (low, high) in ends.items() if max(committed.get(tp, low), low) < high}
+        starts = {tp: max(committed.get(tp, low), low) for tp, (low, _) in ends.items()}
+        return {tp: (starts[tp], high) for tp, (_, high) in ends.items() if starts[tp] < high}

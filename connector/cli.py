@@ -8,10 +8,16 @@ import logging
 import signal
 import sys
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from connector import __version__
-from connector.config import Config, load_config
+from connector.config import Config, load_config, parse_listen
 from connector.errors import ConfigError, ConnectorError, FatalError
+
+if TYPE_CHECKING:
+    from connector.metrics import PrometheusMetrics
+    from connector.progress import LineProgress, TerminalProgress
+    from connector.status_server import StatusServer
 
 log = logging.getLogger("connector")
 
@@ -33,6 +39,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="stop once every assigned partition reached its end offset at start-up and all is committed",
     )
+    run.add_argument(
+        "--http",
+        metavar="ADDR",
+        help="serve /metrics, /healthz and /readyz on [host]:port, e.g. :9108 (overrides http.listen)",
+    )
     check = commands.add_parser("check", help="validate a config file and exit")
     check.add_argument("-c", "--config", required=True, help="YAML config file")
     args = parser.parse_args(argv)
@@ -48,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
             # load_config checked everything, defaults and constants included, in one pass.
             print(f"{args.config}: OK ({len(config.mappings)} mapping(s))")
             return EXIT_OK
-        return _run(config, until_caught_up=args.until_caught_up)
+        return _run(config, until_caught_up=args.until_caught_up, http=args.http)
     except ConfigError as exc:
         print(f"kafka-timeplus: {exc}", file=sys.stderr)
         return EXIT_CONFIG
@@ -72,16 +83,26 @@ def tune_gc() -> None:
     gc.set_threshold(100_000, 50, 1000)
 
 
-def _run(config: Config, *, until_caught_up: bool) -> int:
+def _run(config: Config, *, until_caught_up: bool, http: str | None) -> int:
     # Imported here so `check` works without touching Kafka or HTTP libraries.
     from connector.kafka_source import KafkaDeadLetters, KafkaSource
     from connector.pipeline import build_pipeline
     from connector.timeplus import TimeplusClient
 
+    listen = http or config.http.listen
+    metrics, server = _status_server(config, listen) if listen else (None, None)
     client = TimeplusClient(config.timeplus)
     dead_letters = KafkaDeadLetters(config.kafka) if any(m.dlq_topic for m in config.mappings) else None
+    source = KafkaSource(config.kafka, on_statistics=metrics.kafka_statistics if metrics else None)
+    progress = _progress() if until_caught_up else None
     pipeline = build_pipeline(
-        config, KafkaSource(config.kafka), client, dead_letters=dead_letters, until_caught_up=until_caught_up
+        config,
+        source,
+        client,
+        dead_letters=dead_letters,
+        until_caught_up=until_caught_up,
+        metrics=metrics,
+        progress=progress,
     )
 
     def request_stop(signum: int, _frame: FrameType | None) -> None:
@@ -92,10 +113,39 @@ def _run(config: Config, *, until_caught_up: bool) -> int:
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
     try:
+        if server is not None:
+            server.start()
         pipeline.run()
     finally:
         client.close()
+        if server is not None:
+            server.close()
+        if progress is not None:
+            progress.close()
     return EXIT_OK
+
+
+def _progress() -> LineProgress | TerminalProgress:
+    """``--until-caught-up``'s progress: bars on a terminal, a line every few seconds elsewhere."""
+    from connector.progress import progress_for
+
+    return progress_for(sys.stderr)
+
+
+def _status_server(config: Config, listen: str) -> tuple[PrometheusMetrics, StatusServer]:
+    """The metrics recorder and the HTTP server that serves it (``run --http`` / ``http.listen``)."""
+    from connector.metrics import PrometheusMetrics
+    from connector.status_server import StatusServer
+
+    try:
+        parse_listen(listen)
+    except ValueError as exc:
+        raise ConfigError([f"--http: {exc}"]) from None
+    # A revoke's drain holds the loop for up to drain_timeout_s: that is no stall.
+    metrics = PrometheusMetrics(
+        readiness_grace_s=config.http.readiness_grace_s, liveness_timeout_s=config.drain_timeout_s + 30
+    )
+    return metrics, StatusServer(listen, metrics)
 
 
 if __name__ == "__main__":

@@ -19,9 +19,11 @@ class ConnectorError(Exception):
 class RetriableError(ConnectorError):
     """A transient failure: the same action may succeed later."""
 
-    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+    def __init__(self, message: str, *, retry_after: float | None = None, reason: str = "other") -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        #: A short label for metrics: ``timeout``, ``unreachable``, ``http_503``, ...
+        self.reason = reason
 
 
 class FatalError(ConnectorError):

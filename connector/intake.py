@@ -8,6 +8,7 @@ one mapping (the common case) takes a path without loops over formats and target
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
@@ -18,6 +19,7 @@ from connector.mapping import Mapper, decode_value
 from connector.offsets import OffsetTracker, Segment
 from connector.offsets import TopicPartition as TP
 from connector.on_error import OnError
+from connector.ports import Metrics, NoMetrics
 from connector.records import MessageLike
 from connector.sender import Sender
 from connector.state import Stats
@@ -67,7 +69,9 @@ class Intake:
         sender: Sender,
         on_error: OnError,
         stats: Stats,
+        metrics: Metrics | None = None,
     ) -> None:
+        self._metrics = metrics or NoMetrics()
         self._max_message_bytes = max_message_bytes
         self._tracker = tracker
         self._sender = sender
@@ -104,6 +108,7 @@ class Intake:
         route = Route((), None)
         only: Target | None = None
         value_bytes = 0
+        topics: set[str | None] = set()
         try:
             for message in messages:
                 topic = message.topic()
@@ -112,6 +117,7 @@ class Intake:
                     if segment is not None and previous is not None:
                         segment.last = previous.offset() or 0
                     last_topic, last_partition = topic, partition
+                    topics.add(topic)
                     segment, route = self._enter((topic or "", partition or 0), message, segments)
                     only = route.only
                     if only is not None:
@@ -170,6 +176,11 @@ class Intake:
         for open_segment in segments.values():
             open_segment.seal()
         self._stats.messages += len(messages)
+        # Counted per poll: the messages of a one-topic poll need no look at each.
+        if len(topics) == 1:
+            self._metrics.consumed({last_topic or "": len(messages)})
+        else:
+            self._metrics.consumed(Counter(m.topic() or "" for m in messages))
 
     def send_due(self, now: float) -> None:
         """Send every batch that has lingered long enough."""

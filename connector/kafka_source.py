@@ -41,9 +41,13 @@ INTERNAL_TOPICS = frozenset({"__consumer_offsets", "__transaction_state", "__sha
 class KafkaSource:
     """A consumer-group member that hands out batches of messages."""
 
-    def __init__(self, props: Mapping[str, str]) -> None:
+    def __init__(self, props: Mapping[str, str], *, on_statistics: Callable[[str], None] | None = None) -> None:
+        """``on_statistics`` receives librdkafka's statistics JSON every ``statistics.interval.ms`` (5 s unless set)."""
         settings: dict[str, Any] = {**DEFAULTS, **props, **FORCED_CONSUMER_PROPS}
         settings["error_cb"] = self._on_client_error
+        if on_statistics is not None:
+            settings.setdefault("statistics.interval.ms", "5000")
+            settings["stats_cb"] = on_statistics
         self._fatal: KafkaError | None = None
         try:
             self._consumer = Consumer(settings)
@@ -67,6 +71,11 @@ class KafkaSource:
     def consume(self, max_messages: int, timeout: float) -> list[MessageLike]:
         """Up to ``max_messages`` messages, waiting at most ``timeout`` seconds."""
         if self._fatal is not None:
+            if self._fatal.code() == KafkaError._AUTHENTICATION:
+                raise FatalError(
+                    f"kafka: authentication failed: {self._fatal.str()} "
+                    "(check kafka sasl.mechanism, sasl.username / sasl.password, security.protocol)"
+                )
             raise FatalError(f"kafka: fatal client error: {self._fatal.str()}")
         try:
             messages = self._consumer.consume(num_messages=max_messages, timeout=timeout)
@@ -161,8 +170,9 @@ class KafkaSource:
             log.warning("kafka: close failed: %s", exc)
 
     def _on_client_error(self, error: KafkaError) -> None:
-        if error.fatal():
-            self._fatal = error
+        # librdkafka retries a refused login forever; credentials do not fix themselves.
+        if error.fatal() or error.code() == KafkaError._AUTHENTICATION:
+            self._fatal = self._fatal or error
         elif error.code() == KafkaError._ALL_BROKERS_DOWN:
             log.warning("kafka: all brokers are down; librdkafka keeps retrying")
         else:

@@ -17,7 +17,7 @@ from connector.config import MappingConfig
 from connector.dead_letters import DECODE_OR_MAP, REJECTED, dead_letter
 from connector.errors import DataError, FatalError
 from connector.offsets import Segment
-from connector.ports import DeadLetterSink
+from connector.ports import DeadLetterSink, Metrics, NoMetrics
 from connector.records import MessageLike
 from connector.state import RunState, Stats
 
@@ -59,8 +59,14 @@ class OnError:
     """Applies each mapping's ``on_error`` and owns the dead-letter sink."""
 
     def __init__(
-        self, mappings: Sequence[MappingConfig], dead_letters: DeadLetterSink | None, stats: Stats, state: RunState
+        self,
+        mappings: Sequence[MappingConfig],
+        dead_letters: DeadLetterSink | None,
+        stats: Stats,
+        state: RunState,
+        metrics: Metrics | None = None,
     ) -> None:
+        self._metrics = metrics or NoMetrics()
         if dead_letters is None and any(m.on_error == "dlq" for m in mappings):
             raise FatalError("a mapping dead-letters (on_error: dlq) but no dead-letter producer was given")
         self._sink = dead_letters
@@ -93,6 +99,7 @@ class OnError:
                 stream=batch.stream,
             )
             self._stats.rejected_rows += 1
+            self._metrics.bad_message("rejected", message.topic() or "", batch.stream)
             self._apply(error, mapping, message, wait, REJECTED)
         wait.close()
 
@@ -112,18 +119,20 @@ class OnError:
             raise FatalError(f"{mapping.where} (on_error: fail): {error}")
         if mapping.on_error == "skip" or self._sink is None or mapping.dlq_topic is None:
             self._stats.skipped += 1
+            self._metrics.bad_message("skipped", message.topic() or "", mapping.stream)
             log.warning("skipped message (on_error: skip): %s", error)
             return
         letter = dead_letter(
             message, error, dlq_topic=mapping.dlq_topic, stream=mapping.stream, error_class=error_class
         )
         holder.hold()
-        stats, state = self._stats, self._state
+        stats, state, metrics = self._stats, self._state, self._metrics
 
         def delivered(failure: str | None) -> None:
             if failure is None:
                 holder.release()
                 stats.dead_letters += 1
+                metrics.bad_message("dead_lettered", message.topic() or "", mapping.stream)
                 log.warning("dead-lettered %s", letter.describe)
             else:
                 state.fail(FatalError(f"dead letter {letter.describe} not delivered: {failure}"))

@@ -31,7 +31,7 @@ from connector.intake import Intake
 from connector.mapping import compile_mappers
 from connector.offsets import OffsetTracker
 from connector.on_error import OnError
-from connector.ports import DeadLetterSink, IngestSink, RecordSource
+from connector.ports import DeadLetterSink, IngestSink, Metrics, NoMetrics, Progress, RecordSource
 from connector.sender import RetryPolicy, Sender
 from connector.settlement import Settlement
 from connector.state import RunState, Stats
@@ -62,11 +62,18 @@ def build_pipeline(
     until_caught_up: bool = False,
     tuning: Tuning | None = None,
     clock: Callable[[], float] = time.monotonic,
+    metrics: Metrics | None = None,
+    progress: Progress | None = None,
 ) -> Pipeline:
-    """Make the pipeline's parts from ``config`` and compose them around ``source`` and ``sink``."""
+    """Make the pipeline's parts from ``config`` and compose them around ``source`` and ``sink``.
+
+    ``metrics`` records what the run does (``connector.metrics`` serves it to Prometheus);
+    by default nothing is recorded. ``progress`` shows the backlog of ``until_caught_up`` shrinking.
+    """
     tuning = tuning or Tuning()
+    metrics = metrics or NoMetrics()
     stats, state = Stats(), RunState()
-    on_error = OnError(config.mappings, dead_letters, stats, state)
+    on_error = OnError(config.mappings, dead_letters, stats, state, metrics)
     mappers = compile_mappers(config.mappings)
     tracker = OffsetTracker()
     sender = Sender(
@@ -75,6 +82,7 @@ def build_pipeline(
         workers=config.timeplus.max_in_flight,
         policy=RetryPolicy.from_config(config.timeplus),
         clock=clock,
+        metrics=metrics,
     )
     limits = BatchLimits(config.batch.max_rows, config.batch.max_bytes, config.batch.linger_ms / 1000)
     intake = Intake(
@@ -85,6 +93,7 @@ def build_pipeline(
         sender=sender,
         on_error=on_error,
         stats=stats,
+        metrics=metrics,
     )
     settlement = Settlement(
         sender,
@@ -94,6 +103,7 @@ def build_pipeline(
         state=state,
         drain_timeout_s=config.drain_timeout_s,
         clock=clock,
+        metrics=metrics,
     )
     assignment = Assignment(
         source, tracker, drain=settlement.drain, stats=stats, interval_s=tuning.commit_interval_s, clock=clock
@@ -107,6 +117,8 @@ def build_pipeline(
             subscribed=lambda topic: any(m.matches(topic) for m in config.mappings),
             interval_s=tuning.commit_interval_s,
             clock=clock,
+            progress=progress,
+            delivered=lambda: tracker.committable(unchanged_too=True),
         )
     return Pipeline(
         source,
@@ -122,6 +134,7 @@ def build_pipeline(
         topics=config.subscription(),
         tuning=tuning,
         clock=clock,
+        metrics=metrics,
     )
 
 
@@ -144,8 +157,10 @@ class Pipeline:
         topics: list[str],
         tuning: Tuning,
         clock: Callable[[], float],
+        metrics: Metrics | None = None,
     ) -> None:
         self.stats = stats
+        self._metrics = metrics or NoMetrics()
         self.tuning = tuning
         self._source = source
         self._intake = intake
@@ -171,6 +186,7 @@ class Pipeline:
             while not state.stopping:
                 self._step()
                 if self._catch_up is not None and self._catch_up.reached():
+                    self._catch_up.report_final()
                     log.info("caught up with the end offsets seen at assignment; stopping")
                     break
         finally:
@@ -202,6 +218,14 @@ class Pipeline:
             self._intake.process(messages, now)
         self._intake.send_due(now)
         self._assignment.tick(now)
+        assignment = self._assignment
+        self._metrics.beat(
+            now,
+            assigned=len(assignment.assigned),
+            paused=len(assignment.assigned) if assignment.paused else 0,
+            buffered_bytes=self._sender.in_flight_bytes + self._intake.buffered_bytes,
+            commits=self.stats.commits,
+        )
 
     def _log_summary(self) -> None:
         stats = self.stats

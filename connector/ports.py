@@ -103,3 +103,69 @@ class DeadLetterSink(Protocol):
     def flush(self, timeout: float) -> int:
         """Wait up to ``timeout`` s for every letter to be acknowledged; how many still are not."""
         ...
+
+
+class Metrics(Protocol):
+    """Where the pipeline reports what it does, for ``/metrics`` and the health endpoints.
+
+    Called per poll, per batch or per request, never per message, so that a recorder
+    costs the hot loop nothing measurable. ``NoMetrics`` is the default.
+    """
+
+    def beat(self, now: float, *, assigned: int, paused: int, buffered_bytes: int, commits: int) -> None:
+        """The loop went round once (consumer thread): its heartbeat and gauges."""
+        ...
+
+    def consumed(self, counts: Mapping[str, int]) -> None:
+        """One poll's messages, per topic (consumer thread)."""
+        ...
+
+    def ingested(self, stream: str, rows: int, latencies: list[tuple[float, int]]) -> None:
+        """Timeplus accepted ``rows`` of ``stream``; ``latencies``: (consume-to-ack seconds, rows) (consumer thread)."""
+        ...
+
+    def bad_message(self, outcome: str, topic: str, stream: str) -> None:
+        """A message was ``dead_lettered``, ``skipped`` or ``rejected`` by Timeplus (consumer thread)."""
+        ...
+
+    def request(self, stream: str, outcome: str, seconds: float, body_bytes: int) -> None:
+        """One ingest request ended: ``ok``, ``rejected``, ``retriable`` or ``fatal`` (delivery threads)."""
+        ...
+
+    def retry(self, reason: str) -> None:
+        """A request is retried after a transient failure, e.g. ``http_503`` or ``unreachable`` (delivery threads)."""
+        ...
+
+
+class NoMetrics:
+    """A recorder that records nothing: the pipeline's default."""
+
+    def beat(self, now: float, *, assigned: int, paused: int, buffered_bytes: int, commits: int) -> None:
+        """Nothing."""
+
+    def consumed(self, counts: Mapping[str, int]) -> None:
+        """Nothing."""
+
+    def ingested(self, stream: str, rows: int, latencies: list[tuple[float, int]]) -> None:
+        """Nothing."""
+
+    def bad_message(self, outcome: str, topic: str, stream: str) -> None:
+        """Nothing."""
+
+    def request(self, stream: str, outcome: str, seconds: float, body_bytes: int) -> None:
+        """Nothing."""
+
+    def retry(self, reason: str) -> None:
+        """Nothing."""
+
+
+class Progress(Protocol):
+    """Where ``--until-caught-up`` shows the backlog shrinking."""
+
+    def update(self, backlog: Mapping[str, tuple[int, int]]) -> None:
+        """Per topic: (messages delivered, messages in the backlog) of this member's partitions."""
+        ...
+
+    def close(self) -> None:
+        """The run is over."""
+        ...

@@ -24,7 +24,7 @@ from connector.batching import Batch
 from connector.config import TimeplusConfig
 from connector.encoding import IngestRequest
 from connector.errors import ConnectorError, IngestRejected, RetriableError
-from connector.ports import IngestSink
+from connector.ports import IngestSink, Metrics, NoMetrics
 
 log = logging.getLogger(__name__)
 
@@ -91,8 +91,10 @@ class Sender:
         workers: int,
         policy: RetryPolicy,
         clock: Callable[[], float] = time.monotonic,
+        metrics: Metrics | None = None,
     ) -> None:
         self._sink = sink
+        self._metrics = metrics or NoMetrics()
         self._clock = clock
         self._max_request_bytes = max_request_bytes
         self._policy = policy
@@ -223,19 +225,27 @@ class Sender:
     def _send(self, stream: str, body: bytes) -> None:
         """One request, retried while the failure is retriable; raises anything else."""
         attempt = 0
+        clock, record = self._clock, self._metrics.request
         while True:
             attempt += 1
+            started = clock()
             try:
                 self._sink.ingest(stream, body)
             except RetriableError as exc:
+                record(stream, "retriable", clock() - started, len(body))
                 self._note_failure(exc)
-                out_of_attempts = self._policy.max_attempts is not None and attempt >= self._policy.max_attempts
-                if out_of_attempts or self._abandon.wait(self._policy.delay(attempt, exc.retry_after)):
+                if self._policy.max_attempts is not None and attempt >= self._policy.max_attempts:
+                    raise
+                self._metrics.retry(exc.reason)
+                if self._abandon.wait(self._policy.delay(attempt, exc.retry_after)):
                     raise
                 continue
-            except ConnectorError:
+            except ConnectorError as exc:
+                outcome = "rejected" if isinstance(exc, IngestRejected) else "fatal"
+                record(stream, outcome, clock() - started, len(body))
                 self._note_answered()  # a refusal is an answer: Timeplus is reachable again
                 raise
+            record(stream, "ok", clock() - started, len(body))
             self._note_answered()
             return
 

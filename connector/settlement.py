@@ -13,6 +13,7 @@ from collections.abc import Callable
 from connector.errors import FatalError, RetriableError
 from connector.intake import Intake
 from connector.on_error import OnError
+from connector.ports import Metrics, NoMetrics
 from connector.sender import Outcome, Sender
 from connector.state import RunState, Stats
 
@@ -32,7 +33,9 @@ class Settlement:
         state: RunState,
         drain_timeout_s: float,
         clock: Callable[[], float],
+        metrics: Metrics | None = None,
     ) -> None:
+        self._metrics = metrics or NoMetrics()
         self._sender = sender
         self._intake = intake
         self._batchers = intake.batchers
@@ -80,9 +83,11 @@ class Settlement:
         batch, error = outcome.batch, outcome.error
         if error is None:
             self._batchers[batch.stream].observe(batch.estimated_bytes, outcome.encoded_bytes)
-            latency = self._stats.latency
-            for read_at, rows in batch.reads:
-                latency.add(outcome.answered_at - read_at, rows)
+            latency, answered_at = self._stats.latency, outcome.answered_at
+            latencies = [(answered_at - read_at, rows) for read_at, rows in batch.reads]
+            for seconds, rows in latencies:
+                latency.add(seconds, rows)
+            self._metrics.ingested(batch.stream, len(batch) - len(outcome.rejected), latencies)
             if outcome.rejected:
                 self._on_error.rejected_rows(batch, outcome.rejected, self._stream_mappings[batch.stream])
             else:

@@ -72,9 +72,15 @@ class TimeplusClient:
         try:
             response = self._session.post(url, data=data, timeout=self._timeout)
         except requests.Timeout as exc:
-            raise RetriableError(f"ingest into {stream}: no answer within the timeout ({type(exc).__name__})") from exc
+            raise RetriableError(
+                f"ingest into {stream}: no answer within the timeout ({type(exc).__name__})",
+                reason="timeout",
+            ) from exc
         except requests.ConnectionError as exc:
-            raise RetriableError(f"ingest into {stream}: cannot reach {self._config.url}: {_root_cause(exc)}") from exc
+            raise RetriableError(
+                f"ingest into {stream}: cannot reach {self._config.url}: {_root_cause(exc)}",
+                reason="unreachable",
+            ) from exc
         except requests.RequestException as exc:
             raise RetriableError(f"ingest into {stream}: {type(exc).__name__}: {exc}") from exc
         if 200 <= response.status_code < 300:
@@ -103,7 +109,7 @@ def classify(stream: str, status: int, body: bytes, headers: Any) -> Exception:
     if code in DATA_ERROR_CODES or status in (400, 413, 422):
         return IngestRejected(detail, stream=stream, status=status, code=code)
     if status in RETRIABLE_STATUSES or status >= 500:
-        return RetriableError(detail, retry_after=_retry_after(headers))
+        return RetriableError(detail, retry_after=_retry_after(headers), reason=f"http_{status}")
     return FatalError(detail)
 
 

@@ -146,7 +146,12 @@ class KafkaBroker:
         port: int | None = None,
         controller_port: int | None = None,
         overrides: Mapping[str, str] | None = None,
+        sasl_users: Mapping[str, str] | None = None,
     ) -> None:
+        """``sasl_users`` (name → password) adds a SASL_PLAINTEXT listener (``sasl_bootstrap``)
+        that accepts them through PLAIN and SCRAM-SHA-256; PLAINTEXT stays open beside it."""
+        self.sasl_users = dict(sasl_users or {})
+        self.sasl_port: int | None = None
         self._owns_dir = workdir is None
         self.workdir = Path(tempfile.mkdtemp(prefix="kafka-broker-")) if workdir is None else workdir
         self.heap = heap
@@ -162,6 +167,13 @@ class KafkaBroker:
         if self.port is None:
             raise RuntimeError("broker has not been started")
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def sasl_bootstrap(self) -> str:
+        """The SASL_PLAINTEXT listener (PLAIN and SCRAM-SHA-256), when ``sasl_users`` were given."""
+        if self.sasl_port is None:
+            raise RuntimeError("broker has no SASL listener (pass sasl_users) or has not been started")
+        return f"127.0.0.1:{self.sasl_port}"
 
     @property
     def pid(self) -> int | None:
@@ -192,12 +204,32 @@ class KafkaBroker:
             # session expires (default 9 s); a shorter session makes crash tests faster.
             "broker.heartbeat.interval.ms": "500",
             "broker.session.timeout.ms": "3000",
+            **self._sasl_props(),
             **self.overrides,
         }
         config = self.workdir / "server.properties"
         config.write_text("".join(f"{k}={v}\n" for k, v in props.items()))
         (self.workdir / "log4j2.properties").write_text(LOG4J2.format(log=self.log_file))
         return config
+
+    def _sasl_props(self) -> dict[str, str]:
+        if not self.sasl_users:
+            return {}
+        sasl = f"SASL_PLAINTEXT://127.0.0.1:{self.sasl_port}"
+        # PLAIN checks the users written here; SCRAM checks credentials stored at format time.
+        plain_users = " ".join(f'user_{name}="{password}"' for name, password in self.sasl_users.items())
+        return {
+            "listeners": f"PLAINTEXT://127.0.0.1:{self.port},{sasl},CONTROLLER://127.0.0.1:{self.controller_port}",
+            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port},{sasl}",
+            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "sasl.enabled.mechanisms": "PLAIN,SCRAM-SHA-256",
+            "listener.name.sasl_plaintext.plain.sasl.jaas.config": (
+                f"org.apache.kafka.common.security.plain.PlainLoginModule required {plain_users};"
+            ),
+            "listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config": (
+                "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+            ),
+        }
 
     def _java(self, libs: Path, *args: str) -> list[str]:
         log4j = self.workdir / "log4j2.properties"
@@ -217,12 +249,16 @@ class KafkaBroker:
             return
         libs = fetch_jars()
         self.workdir.mkdir(parents=True, exist_ok=True)
-        port, controller_port = _free_ports(2)
+        port, controller_port, sasl_port = _free_ports(3)
         self.port = self.port or port
         self.controller_port = self.controller_port or controller_port
+        if self.sasl_users:
+            self.sasl_port = self.sasl_port or sasl_port
         config = self._write_config()
         if not (self.workdir / "data" / "meta.properties").exists():  # format once: keep data
             fmt = ["kafka.tools.StorageTool", "format", "-t", _cluster_id(), "-c", str(config)]
+            for name, password in self.sasl_users.items():
+                fmt += ["--add-scram", f"SCRAM-SHA-256=[name={name},password={password}]"]
             out = subprocess.run(self._java(libs, *fmt), capture_output=True, text=True)
             if out.returncode != 0:
                 raise BrokerStartError(f"storage format failed:\n{_tail(out.stdout + out.stderr, 40)}")

@@ -15,11 +15,13 @@ from connector.config.model import (
     BatchConfig,
     ColumnConfig,
     Config,
+    HttpConfig,
     MappingConfig,
     OwnedProp,
     Secret,
     SourceKind,
     TimeplusConfig,
+    parse_listen,
 )
 from connector.config.validate import DEFAULT_GROUP_ID, load_config, parse_config
 from connector.errors import ConfigError
@@ -36,6 +38,7 @@ __all__ = [
     "ColumnConfig",
     "Config",
     "ConfigError",
+    "HttpConfig",
     "MappingConfig",
     "OwnedProp",
     "Secret",
@@ -43,4 +46,5 @@ __all__ = [
     "TimeplusConfig",
     "load_config",
     "parse_config",
+    "parse_listen",
 ]

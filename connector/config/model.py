@@ -187,6 +187,24 @@ class BatchConfig:
     """How long the first buffered row may wait."""
 
 
+def parse_listen(listen: str) -> tuple[str, int]:
+    """``[host]:port`` → (host, port); an empty host listens on every interface. Raises ValueError."""
+    host, sep, port = listen.rpartition(":")
+    if not sep or not port.isdigit() or int(port) > 65535:
+        raise ValueError(f"expected [host]:port, e.g. :9108 or 127.0.0.1:9108, got {listen!r}")
+    return host.strip("[]") or "0.0.0.0", int(port)
+
+
+@dataclass(frozen=True, slots=True)
+class HttpConfig:
+    """The status server: Prometheus metrics, liveness and readiness (off unless ``listen`` is set)."""
+
+    listen: str | None = None
+    """``[host]:port`` to serve ``/metrics``, ``/healthz`` and ``/readyz`` on, e.g. ``:9108``."""
+    readiness_grace_s: float = 10.0
+    """How long the group may go without partitions, and Timeplus may fail, before ``/readyz`` says 503."""
+
+
 @dataclass(frozen=True, slots=True)
 class Config:
     """The whole validated configuration."""
@@ -206,6 +224,8 @@ class Config:
     max_buffered_bytes: int = 64 * 1024 * 1024
     """Memory of rows buffered or in flight (value bytes + a per-row overhead) above which
     consumption pauses."""
+    http: HttpConfig = field(default_factory=HttpConfig)
+    """The status server (``run --http`` overrides ``listen``)."""
 
     def subscription(self) -> list[str]:
         """Topic names and ``^regex`` patterns for ``Consumer.subscribe``."""

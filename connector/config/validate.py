@@ -21,7 +21,9 @@ from connector.config.model import (
     OWNED_CONSUMER_PROPS,
     BatchConfig,
     Config,
+    HttpConfig,
     TimeplusConfig,
+    parse_listen,
 )
 from connector.config.reader import Reader, join
 from connector.errors import ConfigError
@@ -58,18 +60,19 @@ def _config(r: Reader, raw: Any) -> Config:
         "max_message_bytes": r.size,
         "max_buffered_bytes": r.size,
     }
-    top = r.table("<top>", raw, {"kafka", "timeplus", "batch", "mappings", *checks})
+    top = r.table("<top>", raw, {"kafka", "timeplus", "batch", "mappings", "http", *checks})
     for required in ("kafka", "timeplus", "mappings"):
         if top and required not in top:
             r.fail(required, "missing (required)")
     kafka = _kafka(r, top.get("kafka", {}))
     timeplus = _timeplus(r, top.get("timeplus", {}))
     batch = _batch(r, top.get("batch", {}))
+    http = _http(r, top.get("http", {}))
     mappings = read_mappings(r, top.get("mappings", []))
     given = r.given("<top>", top, checks)
     if r.problems or timeplus is None:
         raise ConfigError(r.problems)
-    return Config(kafka=kafka, timeplus=timeplus, batch=batch, mappings=tuple(mappings), **given)
+    return Config(kafka=kafka, timeplus=timeplus, batch=batch, mappings=tuple(mappings), http=http, **given)
 
 
 def _kafka(r: Reader, raw: Any) -> dict[str, str]:
@@ -141,3 +144,19 @@ def _batch(r: Reader, raw: Any) -> BatchConfig:
         "linger_ms": lambda p, v: r.integer(p, v, minimum=0),
     }
     return BatchConfig(**r.given("batch", r.table("batch", raw, set(checks)), checks))
+
+
+def _http(r: Reader, raw: Any) -> HttpConfig:
+    def listen(path: str, value: Any) -> str | None:
+        # Empty (also after ${VAR:-} substitution) leaves the server off.
+        text = None if value is None else r.string(path, value, allow_empty=True) or None
+        if text is not None:
+            try:
+                parse_listen(text)
+            except ValueError as exc:
+                r.fail(path, str(exc))
+                return None
+        return text
+
+    checks = {"listen": listen, "readiness_grace_s": lambda p, v: r.number(p, v, minimum=0)}
+    return HttpConfig(**r.given("http", r.table("http", raw, set(checks)), checks))

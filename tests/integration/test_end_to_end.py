@@ -122,6 +122,12 @@ def test_two_topics_fan_out_exactly_once_then_restart_resends_nothing(
             kafka.bootstrap, topic, PARTITIONS
         )
 
+    # Not on a terminal, --until-caught-up logs progress lines; the last shows each topic's whole backlog.
+    progress = [line for line in first.log().splitlines() if "progress: " in line]
+    assert progress, first.log()[-4000:]
+    for topic in (orders, clicks):
+        assert f"{topic} {PER_TOPIC:,}/{PER_TOPIC:,} (100%" in progress[-1], progress[-1]
+
     requests_before = len(emulator.requests())
     second = ConnectorProcess(config, until_caught_up=True, log_path=tmp_path / "run2.log")
     assert second.wait(120) == 0, second.log()[-4000:]

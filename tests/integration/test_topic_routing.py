@@ -18,7 +18,7 @@ import pytest
 
 from connector.config import parse_config
 from connector.errors import FatalError
-from connector.kafka_source import KafkaSource
+from connector.kafka_source import KafkaSource, PartitionsCallback
 from connector.offsets import TopicPartition as TP
 from connector.pipeline import Pipeline
 from connector.testing.kafka_broker import KafkaBroker
@@ -137,8 +137,14 @@ class WiderSource(KafkaSource):
         super().__init__(props)
         self._extra = extra
 
-    def subscribe(self, topics: list[str], *callbacks: object) -> None:  # type: ignore[override]
-        super().subscribe([*topics, self._extra], *callbacks)  # type: ignore[arg-type]
+    def subscribe(
+        self,
+        topics: list[str],
+        on_assign: PartitionsCallback,
+        on_revoke: PartitionsCallback,
+        on_lost: PartitionsCallback,
+    ) -> None:
+        super().subscribe([*topics, self._extra], on_assign, on_revoke, on_lost)
 
 
 @pytest.mark.xfail(strict=True, reason=FIXED)

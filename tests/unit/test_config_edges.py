@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connector.config import Config, ConfigError, parse_config
+from connector.config import Config, parse_config
+from connector.errors import ConfigError
 
 FIXED = "issue 11: fixed in phase B"
 

@@ -19,7 +19,8 @@ Everything else is refused with a hint at the portable spelling.
 from __future__ import annotations
 
 import re
-from typing import Final
+from collections.abc import Sequence
+from typing import Final, Protocol
 
 #: The characters of a legal Kafka topic name (Kafka's ``Topic.validate``).
 TOPIC_CHARS: Final = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
@@ -64,6 +65,68 @@ def subscription_entry(pattern: str) -> str:
     ``^.*`` in front keeps Python's unanchored ``re.search`` meaning.
     """
     return pattern if pattern.startswith("^") else "^.*" + pattern
+
+
+class Reader(Protocol):
+    """What dead_letter_loops needs of a mapping (MappingConfig has it)."""
+
+    @property
+    def where(self) -> str: ...
+    @property
+    def on_error(self) -> str: ...
+    @property
+    def dlq_topic(self) -> str | None: ...
+    def matches(self, topic: str) -> bool: ...
+
+
+def dead_letter_loops(mappings: Sequence[Reader]) -> list[tuple[str, str]]:
+    """``(path, problem)`` for each way a dead letter can come back to the mapping that sent it.
+
+    A mapping that reads its own ``dlq_topic`` (``topic_pattern: '^orders\\..*'`` with
+    ``dlq_topic: orders.dlq``) would take one bad message round forever, gaining headers
+    on each pass; so would two mappings that dead-letter into each other's topics. A
+    mapping that reads another's dead letters and does not dead-letter itself (a stream
+    of dead letters) is fine. Each loop is reported once, at its first mapping.
+    """
+    sends = [i for i, m in enumerate(mappings) if m.on_error == "dlq" and m.dlq_topic is not None]
+    edges = {i: [j for j in sends if mappings[j].matches(mappings[i].dlq_topic or "")] for i in sends}
+    problems = []
+    for start in sends:
+        path = _path_back(start, edges)
+        if path is None or min(path) != start:
+            continue
+        steps = [mappings[start].where]
+        for i, j in zip(path, [*path[1:], start], strict=True):
+            steps.append(f"{mappings[i].dlq_topic!r}, read by {mappings[j].where}")
+        problems.append(
+            (
+                f"{mappings[start].where}.dlq_topic",
+                "dead letters would loop forever: "
+                + " -> ".join(steps)
+                + "; choose a dead-letter topic that no dead-lettering mapping reads (e.g. dlq.<topic>)",
+            )
+        )
+    return problems
+
+
+def _path_back(start: int, edges: dict[int, list[int]]) -> list[int] | None:
+    """Mappings start, a, b, ... whose dead letters lead back to ``start`` (breadth first: the shortest)."""
+    parents: dict[int, int] = {}
+    frontier = [start]
+    while frontier:
+        following = []
+        for i in frontier:
+            for j in edges[i]:
+                if j == start:
+                    path = [i]
+                    while path[-1] != start:
+                        path.append(parents[path[-1]])
+                    return path[::-1]
+                if j not in parents:
+                    parents[j] = i
+                    following.append(j)
+        frontier = following
+    return None
 
 
 class _Refused(Exception):

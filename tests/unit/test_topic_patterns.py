@@ -12,12 +12,13 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import re
+from dataclasses import dataclass
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connector.topic_patterns import pattern_problem, subscription_entry, topic_name_problem
+from connector.topic_patterns import dead_letter_loops, pattern_problem, subscription_entry, topic_name_problem
 
 _LIBC = ctypes.CDLL(ctypes.util.find_library("c"))
 _REG_EXTENDED, _REG_NOSUB = 1, 8
@@ -165,3 +166,49 @@ def test_legal_topic_names(name: str) -> None:
 def test_illegal_topic_names(name: str, problem: str) -> None:
     found = topic_name_problem(name)
     assert found is not None and problem in found, found
+
+
+@dataclass(frozen=True)
+class FakeMapping:
+    where: str
+    on_error: str
+    dlq_topic: str | None
+    topics: tuple[str, ...] = ()
+    pattern: str | None = None
+
+    def matches(self, topic: str) -> bool:
+        return topic in self.topics or (self.pattern is not None and re.search(self.pattern, topic) is not None)
+
+
+def test_a_mapping_reading_its_own_dead_letters_loops() -> None:
+    loops = dead_letter_loops([FakeMapping("mappings[0]", "dlq", "orders.dlq", pattern=r"^orders\..*")])
+    assert loops == [
+        (
+            "mappings[0].dlq_topic",
+            "dead letters would loop forever: mappings[0] -> 'orders.dlq', read by mappings[0]; "
+            "choose a dead-letter topic that no dead-lettering mapping reads (e.g. dlq.<topic>)",
+        )
+    ]
+
+
+def test_a_loop_through_several_mappings_is_reported_once_at_its_first() -> None:
+    mappings = [
+        FakeMapping("mappings[0]", "dlq", "x", ("unrelated",)),
+        FakeMapping("mappings[1]", "dlq", "b", ("a",)),
+        FakeMapping("mappings[2]", "dlq", "c", ("b",)),
+        FakeMapping("mappings[3]", "dlq", "a", ("c",)),
+    ]
+    loops = dead_letter_loops(mappings)
+    assert [path for path, _ in loops] == ["mappings[1].dlq_topic"]
+    assert (
+        "mappings[1] -> 'b', read by mappings[2] -> 'c', read by mappings[3] -> 'a', read by mappings[1]" in loops[0][1]
+    )
+
+
+@pytest.mark.parametrize("on_error", ["skip", "fail"])
+def test_reading_dead_letters_without_dead_lettering_again_is_no_loop(on_error: str) -> None:
+    mappings = [
+        FakeMapping("mappings[0]", "dlq", "a.dlq", ("a",)),
+        FakeMapping("mappings[1]", on_error, "a.dlq" if on_error == "skip" else None, ("a.dlq",)),
+    ]
+    assert dead_letter_loops(mappings) == []

@@ -28,7 +28,7 @@ def check_url(text: str) -> tuple[str | None, str | None]:
     """
     url = text.strip()
     if "@" in url:
-        return None, "credentials do not belong in the URL: use username/password (or api_key)"
+        return None, "credentials do not belong in the URL: use username/password"
     if any(c.isspace() or not c.isprintable() for c in url):
         return None, f"{EXPECTED}; this one holds whitespace or a control character"
     scheme, separator, rest = url.partition("://")

@@ -15,12 +15,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from connector.batching import encode_compact
 from connector.config import parse_config
 from connector.errors import ConnectorError, FatalError
-from connector.testing.timeplus_emulator import TimeplusEmulator
-from connector.testing.timeplus_emulator.auth import Auth
 from connector.timeplus import TimeplusClient
+from sandbox.timeplus_emulator import TimeplusEmulator
+from sandbox.timeplus_emulator.auth import Auth
+from tests.support.emulator_http import compact
 
 MARK_A, MARK_B = "ZQXJ", "JXQZ"
 # What a key or password looks like inside: visible ASCII, inner spaces allowed.
@@ -55,7 +55,7 @@ def test_a_padded_secret_authenticates_and_is_never_shown(
         config = parse_config(config_for(emulator.url, fields, "", workspace), env={"S": before + secret + after})
         client = TimeplusClient(config.timeplus)
         try:
-            client.ingest("s", encode_compact(["v"], [[1]]))
+            client.ingest("s", compact(["v"], [[1]]))
         finally:
             client.close()
         assert emulator.count("s") == 1
@@ -73,7 +73,7 @@ def test_a_wrong_padded_key_is_fatal_and_never_shown(padded: str, caplog: pytest
         client = TimeplusClient(config.timeplus)
         try:
             with pytest.raises(ConnectorError) as info:
-                client.ingest("s", encode_compact(["v"], [[1]]))
+                client.ingest("s", compact(["v"], [[1]]))
         finally:
             client.close()
     assert isinstance(info.value, FatalError), f"{type(info.value).__name__} would be retried forever"

@@ -18,13 +18,14 @@ import pytest
 
 from connector.config import parse_config
 from connector.errors import FatalError
-from connector.kafka_source import KafkaSource, PartitionsCallback
+from connector.kafka_source import KafkaSource
 from connector.offsets import TopicPartition as TP
-from connector.pipeline import Pipeline
-from connector.testing.kafka_broker import KafkaBroker
-from connector.testing.timeplus_emulator import TimeplusEmulator
+from connector.pipeline import build_pipeline
+from connector.ports import PartitionsCallback
 from connector.timeplus import TimeplusClient
-from tests.integration.conftest import (
+from sandbox.kafka_broker import KafkaBroker
+from sandbox.timeplus_emulator import TimeplusEmulator
+from tests.support.services import (
     ConnectorProcess,
     committed_offsets,
     json_value,
@@ -163,7 +164,7 @@ def test_a_message_on_a_topic_no_mapping_reads_is_fatal_and_never_committed(
         env={},
     )  # fmt: skip
     client = TimeplusClient(config.timeplus)
-    pipeline = Pipeline(config, WiderSource(dict(config.kafka), stray), client)
+    pipeline = build_pipeline(config, WiderSource(dict(config.kafka), stray), client)
     outcome: list[BaseException | None] = []
 
     def run() -> None:

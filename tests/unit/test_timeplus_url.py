@@ -7,7 +7,7 @@ import requests
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connector.timeplus_url import check_url
+from connector.config.url import check_url
 
 
 @pytest.mark.parametrize(

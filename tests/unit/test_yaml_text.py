@@ -10,8 +10,8 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from connector.config.yaml_text import load_yaml
 from connector.errors import ConfigError
-from connector.yaml_text import load_yaml
 
 # Plain scalars that YAML 1.1 (PyYAML) turns into something other than the text.
 SPECIAL = ["on", "off", "yes", "no", "On", "NO", "true", "False", "null", "~", "1", "0x1F", "0o17", "017", "1.5",
@@ -100,7 +100,7 @@ trees = st.recursive(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(tree=st.dictionaries(keys, trees, max_size=4))
 def test_same_tree_as_safe_load_when_keys_are_ordinary(tree: dict[str, Any]) -> None:
     for style in (False, True, None):

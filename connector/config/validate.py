@@ -13,8 +13,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from connector.config.columns import read_mappings
 from connector.config.model import (
     MAX_IN_FLIGHT,
@@ -24,6 +22,7 @@ from connector.config.model import (
     TimeplusConfig,
 )
 from connector.config.reader import Reader, join
+from connector.config.yaml_text import load_yaml
 from connector.errors import ConfigError
 
 #: The consumer group of a config that names none.
@@ -42,14 +41,8 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Confi
 
 def parse_config(text: str, *, env: Mapping[str, str], source: str = "<config>") -> Config:
     """Validate the YAML text of a config; raise ConfigError listing every problem."""
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError([f"{where}: not valid YAML: {problem}"]) from None
-    return _config(Reader(env), raw)
+    # Keys stay the text written (a column named "on" is not True) and a repeated key is an error.
+    return _config(Reader(env), load_yaml(text, source))
 
 
 def _config(r: Reader, raw: Any) -> Config:

@@ -229,7 +229,6 @@ def test_the_owned_property_set_as_the_connector_sets_it_is_accepted(value: str)
 # -- 5. YAML keys stay strings; a repeated key is an error ------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason=FIXED)
 def test_column_names_yaml_1_1_would_turn_into_booleans() -> None:
     config = parse(KAFKA + TIMEPLUS + "mappings: [{topic: a, stream: a, columns: {on: value.on, off: value.off, "
                    "yes: value.yes, no: value.no, 1: value.one}}]\n")  # fmt: skip
@@ -237,7 +236,6 @@ def test_column_names_yaml_1_1_would_turn_into_booleans() -> None:
     assert [c.path for c in config.mappings[0].columns] == [("on",), ("off",), ("yes",), ("no",), ("one",)]
 
 
-@pytest.mark.xfail(strict=True, reason=FIXED)
 def test_a_repeated_key_is_an_error_with_path_and_lines() -> None:
     found = problems(
         KAFKA

@@ -18,7 +18,7 @@ from connector.config.model import (
     MappingConfig,
     SourceKind,
 )
-from connector.config.reader import Reader, default, join, show
+from connector.config.reader import FAILED, Reader, default, join, show
 from connector.types import EPOCH_UNITS, ColumnType, column_type
 
 _MAPPING_KEYS = {"topic", "topics", "topic_pattern", "stream", "format", "columns", "on_error", "dlq_topic",
@@ -182,8 +182,8 @@ def _check_values(r: Reader, path: str, spec: dict[str, Any], ct: ColumnType | N
 def _value(r: Reader, path: str, raw: Any, ct: ColumnType | None) -> Any:
     """A constant or default, interpolated and converted to the column's type."""
     value = r.interpolate(path, raw)
-    if ct is None:
-        return value
+    if value is FAILED or ct is None:
+        return None if value is FAILED else value
     try:
         return ct.convert(value)
     except ValueError as exc:

@@ -81,7 +81,7 @@ def _kafka(r: Reader, raw: Any) -> dict[str, str]:
         text = r.string(path, value, allow_empty=True)
         if text is not None:
             props[str(key)] = "true" if value is True else "false" if value is False else text
-    if "bootstrap.servers" not in props and isinstance(raw, dict):
+    if isinstance(raw, dict) and "bootstrap.servers" not in raw:
         r.fail("kafka.bootstrap.servers", "missing (required)")
     props.setdefault("group.id", DEFAULT_GROUP_ID)
     return props

@@ -255,7 +255,6 @@ mappings:
 # -- 6. ${VAR} forms ---------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason=FIXED)
 def test_posix_default_forms_are_substituted() -> None:
     config = parse(
         "kafka: {bootstrap.servers: 'k:9092', group.id: '${G-fallback-group}', client.id: '${A:-${B}}'}\n"
@@ -267,7 +266,6 @@ def test_posix_default_forms_are_substituted() -> None:
     assert config.kafka["client.id"] == "from-b"
 
 
-@pytest.mark.xfail(strict=True, reason=FIXED)
 @pytest.mark.parametrize("form", ["${G:=x}", "${#G}", "${G", "${G%x}"])
 def test_an_unsupported_form_is_an_error_naming_the_field(form: str) -> None:
     found = problems(f"kafka: {{bootstrap.servers: 'k:9092', group.id: '{form}'}}\n" + TIMEPLUS + ONE_MAPPING, G="g")

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connector.substitution import SubstitutionError, substitute
+from connector.config.env import SubstitutionError, substitute
 
 NAMES = ["A", "B", "C", "EMPTY"]
 # Text that means the same inside sh's double quotes and in a config value.

@@ -121,15 +121,27 @@ class Reader:
         unit = (match.group(2) or "b").lower()
         return int(float(match.group(1)) * _SIZE_UNITS[unit])
 
-    def secret(self, path: str, value: Any) -> Secret | None:
-        """A Secret, or None when absent or empty; never echoed in a problem."""
+    def secret(self, path: str, value: Any, *, header: bool = False) -> Secret | None:
+        """A Secret without surrounding whitespace, or None when absent or empty; never echoed in a problem.
+
+        A secret read from a mounted file often ends in a newline that is no part of it
+        (and no HTTP header value can begin or end with whitespace). ``header``: the
+        value is sent as an HTTP header value, so it must be visible ASCII.
+        """
         value = self.interpolate(path, value)
-        if value is FAILED or value is None or value == "":
+        if value is FAILED or value is None:
             return None
-        if not isinstance(value, str | int):
+        if isinstance(value, bool) or not isinstance(value, str | int):
             self.fail(path, f"expected a string, got {kind(value)}")
             return None
-        return Secret(str(value))
+        text = str(value).strip()
+        if not text:
+            return None
+        if header and not all(" " <= c <= "~" for c in text):
+            # Neither the value nor where in it: only that it cannot be sent.
+            self.fail(path, "holds a control or non-ASCII character, which an HTTP header cannot carry")
+            return None
+        return Secret(text)
 
     def choice(self, path: str, value: Any, allowed: tuple[str, ...]) -> str | None:
         """One of ``allowed``."""

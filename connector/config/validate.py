@@ -90,7 +90,7 @@ def _kafka(r: Reader, raw: Any) -> dict[str, str]:
 def _timeplus(r: Reader, raw: Any) -> TimeplusConfig | None:
     checks = {
         "workspace": r.optional_string,
-        "api_key": r.secret,
+        "api_key": lambda p, v: r.secret(p, v, header=True),
         "username": r.optional_string,
         "password": r.secret,
         "timeout_s": lambda p, v: r.number(p, v, minimum=0.1),

@@ -20,7 +20,6 @@ MARK = "KEYMARK"
 NOWHERE = "http://127.0.0.1:9"  # discard port: nothing listens, and nothing may be sent
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11: fixed in phase B")
 @pytest.mark.parametrize(
     "config",
     [

@@ -8,7 +8,6 @@ same walk (``connector.config.columns``), so a bad default is reported next to a
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from connector.config.model import (
     TimeplusConfig,
 )
 from connector.config.reader import Reader, join
+from connector.config.url import check_url
 from connector.config.yaml_text import load_yaml
 from connector.errors import ConfigError
 
@@ -117,14 +117,11 @@ def _url(r: Reader, value: Any) -> str | None:
     url = r.string("timeplus.url", value)
     if url is None:
         return None
-    if not re.match(r"^https?://[^/\s]+", url):
-        r.fail("timeplus.url", f"expected http(s)://host[:port], got {url!r}")
-        return None
-    if "@" in url.split("/")[2]:
-        # Never echo the URL here: it holds a password.
-        r.fail("timeplus.url", "credentials do not belong in the URL: use username/password")
-        return None
-    return url.rstrip("/")
+    # The URL may hold a password or a key: check_url's problems never quote it.
+    url, problem = check_url(url)
+    if problem is not None:
+        r.fail("timeplus.url", problem)
+    return url
 
 
 def _batch(r: Reader, raw: Any) -> BatchConfig:

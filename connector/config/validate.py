@@ -69,18 +69,20 @@ def _kafka(r: Reader, raw: Any) -> dict[str, str]:
     props: dict[str, str] = {}
     for key, value in r.table("kafka", raw, None).items():
         path = join("kafka", key)
-        owned = OWNED_CONSUMER_PROPS.get(key)
-        if owned is not None and str(value).lower() != owned.value:
-            r.fail(path, f"must be {owned.value} or absent: {owned.why}")
-            continue
         if key in _SECRET_KAFKA_PROPS:
             secret = r.secret(path, value)
             if secret is not None:
                 props[key] = secret.reveal()
             continue
-        text = r.string(path, value, allow_empty=True)
-        if text is not None:
-            props[str(key)] = "true" if value is True else "false" if value is False else text
+        # librdkafka takes strings: an unquoted YAML true/false (or yes/no) is its "true"/"false".
+        text = ("true" if value else "false") if isinstance(value, bool) else r.string(path, value, allow_empty=True)
+        if text is None:
+            continue
+        owned = OWNED_CONSUMER_PROPS.get(key)
+        if owned is not None and text.lower() != owned.value:
+            r.fail(path, f"managed by the connector, which sets it to {owned.value} ({owned.why}); remove it")
+            continue
+        props[key] = text
     if isinstance(raw, dict) and "bootstrap.servers" not in raw:
         r.fail("kafka.bootstrap.servers", "missing (required)")
     props.setdefault("group.id", DEFAULT_GROUP_ID)

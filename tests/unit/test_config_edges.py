@@ -193,7 +193,6 @@ def test_portable_patterns_keep_their_subscription_form() -> None:
 # -- 4. unquoted booleans in kafka: ------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason=FIXED)
 def test_unquoted_kafka_booleans_become_librdkafka_strings() -> None:
     config = parse(
         "kafka: {bootstrap.servers: 'k:9092', enable.ssl.certificate.verification: false, "
@@ -207,7 +206,6 @@ def test_unquoted_kafka_booleans_become_librdkafka_strings() -> None:
     assert config.kafka["session.timeout.ms"] == "45000" and config.kafka["linger.ms"] == "0.5"
 
 
-@pytest.mark.xfail(strict=True, reason=FIXED)
 @pytest.mark.parametrize("prop", ["enable.auto.commit", "enable.auto.offset.store"])
 @pytest.mark.parametrize("value", ["true", "'true'", "'1'"])
 def test_a_property_the_connector_owns_says_so(prop: str, value: str) -> None:
@@ -215,9 +213,7 @@ def test_a_property_the_connector_owns_says_so(prop: str, value: str) -> None:
     assert len(found) == 1 and found[0].startswith(f"kafka.{prop}: ") and "managed by the connector" in found[0], found
 
 
-@pytest.mark.parametrize(
-    "value", [pytest.param("false", marks=pytest.mark.xfail(strict=True, reason=FIXED)), "'false'"]
-)
+@pytest.mark.parametrize("value", ["false", "'false'"])
 def test_the_owned_property_set_as_the_connector_sets_it_is_accepted(value: str) -> None:
     parse(f"kafka: {{bootstrap.servers: 'k:9092', enable.auto.commit: {value}}}\n" + TIMEPLUS + ONE_MAPPING)
 

@@ -67,7 +67,7 @@ def subscription_entry(pattern: str) -> str:
     return pattern if pattern.startswith("^") else "^.*" + pattern
 
 
-class Reader(Protocol):
+class Routed(Protocol):
     """What dead_letter_loops needs of a mapping (MappingConfig has it)."""
 
     @property
@@ -79,7 +79,7 @@ class Reader(Protocol):
     def matches(self, topic: str) -> bool: ...
 
 
-def dead_letter_loops(mappings: Sequence[Reader]) -> list[tuple[str, str]]:
+def dead_letter_loops(mappings: Sequence[Routed]) -> list[tuple[str, str]]:
     """``(path, problem)`` for each way a dead letter can come back to the mapping that sent it.
 
     A mapping that reads its own ``dlq_topic`` (``topic_pattern: '^orders\\..*'`` with

@@ -14,8 +14,6 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
-
 from connector.config import parse_config
 from connector.errors import FatalError
 from connector.kafka_source import KafkaSource
@@ -33,8 +31,6 @@ from tests.support.services import (
     wait_for,
     write_config,
 )
-
-FIXED = "issue 11: fixed in phase B"
 
 
 def config_text(bootstrap: str, group: str, url: str, mappings: str) -> str:
@@ -99,7 +95,6 @@ def test_librdkafka_subscribes_exactly_the_topics_the_pipeline_routes(
         assert subscribed == routed, f"pattern {pattern!r}: librdkafka {sorted(subscribed)}, Python {sorted(routed)}"
 
 
-@pytest.mark.xfail(strict=True, reason=FIXED)
 def test_a_pattern_the_engines_read_differently_is_refused_before_anything_is_committed(
     kafka: KafkaBroker, emulator: TimeplusEmulator, unique: str, tmp_path: Path
 ) -> None:
@@ -148,7 +143,6 @@ class WiderSource(KafkaSource):
         super().subscribe([*topics, self._extra], on_assign, on_revoke, on_lost)
 
 
-@pytest.mark.xfail(strict=True, reason=FIXED)
 def test_a_message_on_a_topic_no_mapping_reads_is_fatal_and_never_committed(
     kafka: KafkaBroker, emulator: TimeplusEmulator, unique: str
 ) -> None:

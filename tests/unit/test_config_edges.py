@@ -13,8 +13,6 @@ from hypothesis import strategies as st
 from connector.config import Config, parse_config
 from connector.errors import ConfigError
 
-FIXED = "issue 11: fixed in phase B"
-
 KAFKA = "kafka: {bootstrap.servers: 'k:9092'}\n"
 TIMEPLUS = "timeplus: {url: 'http://tp:3218'}\n"
 ONE_MAPPING = "mappings: [{topic: a, stream: a, columns: {v: value}}]\n"
@@ -92,7 +90,6 @@ def test_a_secret_is_never_shown_by_a_config_error_or_repr(before: str, middle: 
 # -- 2. a mapping that would read its own dead letters ----------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason=FIXED)
 def test_a_pattern_that_reads_its_own_dead_letter_topic_is_refused() -> None:
     found = problems(
         KAFKA + TIMEPLUS + "mappings: [{topic_pattern: '^orders\\..*', stream: o, dlq_topic: orders.dlq, "
@@ -102,7 +99,6 @@ def test_a_pattern_that_reads_its_own_dead_letter_topic_is_refused() -> None:
     assert "orders.dlq" in found[0] and "mappings[0]" in found[0] and "loop" in found[0]
 
 
-@pytest.mark.xfail(strict=True, reason=FIXED)
 def test_a_listed_topic_that_is_the_dead_letter_topic_is_refused() -> None:
     found = problems(
         KAFKA + TIMEPLUS + "mappings: [{topics: [a, a.dlq], stream: a, dlq_topic: a.dlq, columns: {v: value}}]\n"
@@ -110,7 +106,6 @@ def test_a_listed_topic_that_is_the_dead_letter_topic_is_refused() -> None:
     assert len(found) == 1 and found[0].startswith("mappings[0].dlq_topic: "), found
 
 
-@pytest.mark.xfail(strict=True, reason=FIXED)
 def test_dead_letters_that_come_back_through_another_mapping_are_refused() -> None:
     mappings = """
         mappings:
@@ -139,7 +134,6 @@ def readme_example() -> str:
     return block
 
 
-@pytest.mark.xfail(strict=True, reason=FIXED)
 def test_the_readme_example_with_its_topic_pattern_does_not_loop() -> None:
     block = readme_example()
     pattern = re.search(r"topic_pattern: ('[^']*')", block)
@@ -155,7 +149,6 @@ def test_the_readme_example_with_its_topic_pattern_does_not_loop() -> None:
 # -- 3. topic names and patterns both engines read alike --------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason=FIXED)
 @pytest.mark.parametrize(
     ("pattern", "hint"),
     [("^t\\d+", "write [0-9]"), ("^(?:a|b)", "(?...)"), ("^a.*?b", "lazy"), ("^[\\.]x", "backslash inside")],
@@ -167,7 +160,6 @@ def test_a_pattern_librdkafka_reads_otherwise_is_refused(pattern: str, hint: str
     assert len(found) == 1 and found[0].startswith("mappings[0].topic_pattern: ") and hint in found[0], found
 
 
-@pytest.mark.xfail(strict=True, reason=FIXED)
 @pytest.mark.parametrize(
     ("mapping", "path"),
     [

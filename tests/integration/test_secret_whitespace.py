@@ -28,7 +28,7 @@ inner = st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E), 
 padding = st.sampled_from(["", "\n", "\r\n", " ", "\t", " \n", "\n\n"])
 
 
-def config_for(url: str, auth: str, secret: str, workspace: str | None) -> str:
+def config_for(url: str, auth: str, workspace: str | None) -> str:
     text = f"""
         kafka: {{bootstrap.servers: 'k:9092'}}
         timeplus: {{url: '{url}', {auth}, timeout_s: 5{", workspace: " + workspace if workspace else ""}}}
@@ -51,7 +51,7 @@ def test_a_padded_secret_authenticates_and_is_never_shown(
     caplog.set_level(logging.DEBUG)
     with TimeplusEmulator(auth=auth, workspace="default") as emulator:
         emulator.create_stream("s", [("v", "int64")])
-        config = parse_config(config_for(emulator.url, fields, "", workspace), env={"S": before + secret + after})
+        config = parse_config(config_for(emulator.url, fields, workspace), env={"S": before + secret + after})
         client = TimeplusClient(config.timeplus)
         try:
             client.ingest("s", compact(["v"], [[1]]))
@@ -67,7 +67,7 @@ def test_a_wrong_padded_key_is_fatal_and_never_shown(padded: str, caplog: pytest
     caplog.set_level(logging.DEBUG)
     with TimeplusEmulator(auth=Auth.api_key("the-right-key"), workspace="default") as emulator:
         emulator.create_stream("s", [("v", "int64")])
-        config = parse_config(config_for(emulator.url, "api_key: '${S}'", "", "default"), env={"S": padded})
+        config = parse_config(config_for(emulator.url, "api_key: '${S}'", "default"), env={"S": padded})
         client = TimeplusClient(config.timeplus)
         try:
             with pytest.raises(ConnectorError) as info:

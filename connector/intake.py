@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 
 from connector.batching import Batch, BatchLimits, StreamBatcher
 from connector.config import MappingConfig
-from connector.errors import DataError
+from connector.errors import DataError, FatalError
 from connector.mapping import Mapper, decode_value
 from connector.offsets import OffsetTracker, Segment
 from connector.offsets import TopicPartition as TP
@@ -221,7 +221,11 @@ class Intake:
     def _route_for(self, topic: str) -> Route:
         route = self._routes[topic] = _route([(m, b) for m, b in self._targets if m.mapping.matches(topic)])
         if not route.groups:
-            log.warning("topic %s matches the subscription but no mapping; its messages are passed over", topic)
+            # Passing its messages over would commit their offsets undelivered: stop first.
+            raise FatalError(
+                f"topic {topic} was subscribed but no mapping reads it (the subscription and the mappings "
+                "disagree); stopping before any of its offsets is committed"
+            )
         return route
 
     def _send(self, batch: Batch | None) -> None:

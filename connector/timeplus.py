@@ -27,6 +27,15 @@ AUTH_ERROR_CODES = frozenset({192, 193, 194, 195, 516})
 UNKNOWN_STREAM = 60
 UNKNOWN_COLUMN = 16
 RETRIABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+#: Raised while a request is built, before anything is sent: retrying cannot help.
+_UNBUILDABLE = (
+    requests.exceptions.InvalidHeader,
+    requests.exceptions.InvalidURL,
+    requests.exceptions.InvalidSchema,
+    requests.exceptions.MissingSchema,
+    requests.exceptions.URLRequired,
+    UnicodeEncodeError,  # http.client encodes header values as Latin-1
+)
 
 
 class TimeplusClient:
@@ -81,6 +90,14 @@ class TimeplusClient:
                 f"ingest into {stream}: cannot reach {self._config.url}: {_root_cause(exc)}",
                 reason="unreachable",
             ) from exc
+        except _UNBUILDABLE as exc:
+            # Raised before anything was sent, and the same on every retry. Their text
+            # quotes the header value or URL, which can be the key: name the class only,
+            # and drop the chain so that no traceback prints it either.
+            raise FatalError(
+                f"ingest into {stream}: cannot build the request ({type(exc).__name__}): a header value or the URL "
+                "holds characters HTTP cannot carry (check timeplus.api_key, username and url)"
+            ) from None
         except requests.RequestException as exc:
             raise RetriableError(f"ingest into {stream}: {type(exc).__name__}: {exc}") from exc
         if 200 <= response.status_code < 300:

@@ -18,7 +18,8 @@ from connector.config.model import (
     MappingConfig,
     SourceKind,
 )
-from connector.config.reader import Reader, default, join, show
+from connector.config.reader import FAILED, Reader, default, join, show
+from connector.config.topics import dead_letter_loops, pattern_problem, topic_name_problem
 from connector.types import EPOCH_UNITS, ColumnType, column_type
 
 _MAPPING_KEYS = {"topic", "topics", "topic_pattern", "stream", "format", "columns", "on_error", "dlq_topic",
@@ -47,6 +48,8 @@ def read_mappings(r: Reader, raw: Any) -> list[MappingConfig]:
                 f"{mapping.where}.on_error",
                 f"stream {mapping.stream!r} is also fed by {first.where} with other on_error/dlq_topic",
             )
+    for path, problem in dead_letter_loops(found):
+        r.fail(path, problem)
     return found
 
 
@@ -63,6 +66,11 @@ def _mapping(r: Reader, path: str, raw: Any) -> MappingConfig | None:
                 re.compile(pattern)
             except re.error as exc:
                 r.fail(f"{path}.topic_pattern", f"not a valid regular expression: {exc}")
+                pattern = None
+        # librdkafka subscribes with its own regex engine, the pipeline routes with re: both must agree.
+        if pattern is not None and (problem := pattern_problem(pattern)) is not None:
+            r.fail(f"{path}.topic_pattern", problem)
+            pattern = None
     if not {"topic", "topics", "topic_pattern"} & section.keys():
         r.fail(path, "needs one of topic, topics or topic_pattern")
     stream = r.string(f"{path}.stream", section["stream"]) if "stream" in section else None
@@ -72,7 +80,7 @@ def _mapping(r: Reader, path: str, raw: Any) -> MappingConfig | None:
     if "format" in section:
         given["format"] = r.choice(f"{path}.format", section["format"], FORMATS)
     if "dlq_topic" in section:
-        given["dlq_topic"] = r.string(f"{path}.dlq_topic", section["dlq_topic"])
+        given["dlq_topic"] = _topic_name(r, f"{path}.dlq_topic", section["dlq_topic"])
     if "on_error" in section:
         given["on_error"] = r.choice(f"{path}.on_error", section["on_error"], ON_ERROR)
     elif given.get("dlq_topic"):
@@ -98,7 +106,7 @@ def _mapping(r: Reader, path: str, raw: Any) -> MappingConfig | None:
 def _topics(r: Reader, path: str, section: dict[str, Any]) -> list[str]:
     topics: list[str] = []
     if "topic" in section:
-        topic = r.string(f"{path}.topic", section["topic"])
+        topic = _topic_name(r, f"{path}.topic", section["topic"])
         topics += [topic] if topic else []
     if "topics" in section:
         listed = section["topics"]
@@ -106,9 +114,18 @@ def _topics(r: Reader, path: str, section: dict[str, Any]) -> list[str]:
             r.fail(f"{path}.topics", f"expected a non-empty list of topic names, got {show(listed)}")
         else:
             for i, item in enumerate(listed):
-                topic = r.string(f"{path}.topics[{i}]", item)
+                topic = _topic_name(r, f"{path}.topics[{i}]", item)
                 topics += [topic] if topic else []
     return topics
+
+
+def _topic_name(r: Reader, path: str, raw: Any) -> str | None:
+    """A name Kafka accepts (a listed name starting with ^ would be subscribed as a regex)."""
+    name = r.string(path, raw)
+    if name is not None and (problem := topic_name_problem(name)) is not None:
+        r.fail(path, problem)
+        return None
+    return name
 
 
 def _columns(r: Reader, path: str, raw: Any, fmt: str) -> list[ColumnConfig]:
@@ -182,8 +199,8 @@ def _check_values(r: Reader, path: str, spec: dict[str, Any], ct: ColumnType | N
 def _value(r: Reader, path: str, raw: Any, ct: ColumnType | None) -> Any:
     """A constant or default, interpolated and converted to the column's type."""
     value = r.interpolate(path, raw)
-    if ct is None:
-        return value
+    if value is FAILED or ct is None:
+        return None if value is FAILED else value
     try:
         return ct.convert(value)
     except ValueError as exc:

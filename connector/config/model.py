@@ -13,6 +13,7 @@ from enum import Enum
 from types import MappingProxyType
 from typing import Any, Final, NamedTuple
 
+from connector.config.topics import subscription_entry
 from connector.types import ColumnType
 
 
@@ -233,8 +234,7 @@ class Config:
         for mapping in self.mappings:
             names.extend(t for t in mapping.topics if t not in names)
             if mapping.topic_pattern is not None:
-                pattern = mapping.topic_pattern
-                pattern = pattern if pattern.startswith("^") else "^.*" + pattern
+                pattern = subscription_entry(mapping.topic_pattern)
                 if pattern not in names:
                     names.append(pattern)
         return names

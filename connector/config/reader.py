@@ -6,13 +6,15 @@ import contextlib
 import dataclasses
 import re
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Final
 
-from connector.config.env import substitute
+from connector.config.env import SubstitutionError, substitute
 from connector.config.model import Secret
 
 #: Checks one value found at a path; None when it is invalid (the problem is recorded).
 Check = Callable[[str, Any], Any]
+#: What ``interpolate`` gives for a value whose ``${...}`` failed; its problems are recorded already.
+FAILED: Final = object()
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMG]i?B|B)?\s*$", re.IGNORECASE)
 _SIZE_UNITS = {"b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3, "kib": 1024, "mib": 1024**2, "gib": 1024**3}
@@ -40,17 +42,21 @@ class Reader:
         return found
 
     def interpolate(self, path: str, value: Any) -> Any:
-        """``value`` with ``${VAR}`` filled in when it is a string."""
+        """``value`` with its ``${...}`` filled in if it is a string; FAILED (problems recorded) if they cannot be."""
         if not isinstance(value, str):
             return value
-        text, missing = substitute(value, self.env)
-        for name in missing:
-            self.fail(path, f"environment variable {name} is not set")
-        return text
+        try:
+            return substitute(value, self.env)
+        except SubstitutionError as exc:
+            for problem in exc.problems:
+                self.fail(path, problem)
+            return FAILED
 
     def string(self, path: str, value: Any, *, allow_empty: bool = False) -> str | None:
         """A string (numbers are taken as their text)."""
         value = self.interpolate(path, value)
+        if value is FAILED:
+            return None
         if isinstance(value, bool) or not isinstance(value, str | int | float):
             self.fail(path, f"expected a string, got {kind(value)}")
             return None
@@ -67,6 +73,8 @@ class Reader:
     def number(self, path: str, value: Any, *, minimum: float, integer: bool = False) -> float | None:
         """A number (or numeric text) of at least ``minimum``."""
         value = self.interpolate(path, value)
+        if value is FAILED:
+            return None
         if isinstance(value, str):
             with contextlib.suppress(ValueError):
                 value = int(value) if integer else float(value)
@@ -90,6 +98,8 @@ class Reader:
     def boolean(self, path: str, value: Any) -> bool | None:
         """true or false (also as text)."""
         value = self.interpolate(path, value)
+        if value is FAILED:
+            return None
         if isinstance(value, str) and value.lower() in ("true", "false"):
             return value.lower() == "true"
         if not isinstance(value, bool):
@@ -100,6 +110,8 @@ class Reader:
     def size(self, path: str, value: Any) -> int | None:
         """A positive byte count: a number, or text such as ``4MiB``."""
         value = self.interpolate(path, value)
+        if value is FAILED:
+            return None
         if isinstance(value, int) and not isinstance(value, bool) and value > 0:
             return value
         match = _SIZE.match(value) if isinstance(value, str) else None
@@ -109,15 +121,27 @@ class Reader:
         unit = (match.group(2) or "b").lower()
         return int(float(match.group(1)) * _SIZE_UNITS[unit])
 
-    def secret(self, path: str, value: Any) -> Secret | None:
-        """A Secret, or None when absent or empty; never echoed in a problem."""
+    def secret(self, path: str, value: Any, *, header: bool = False) -> Secret | None:
+        """A Secret without surrounding whitespace, or None when absent or empty; never echoed in a problem.
+
+        A secret read from a mounted file often ends in a newline that is no part of it
+        (and no HTTP header value can begin or end with whitespace). ``header``: the
+        value is sent as an HTTP header value, so it must be visible ASCII.
+        """
         value = self.interpolate(path, value)
-        if value is None or value == "":
+        if value is FAILED or value is None:
             return None
-        if not isinstance(value, str | int):
+        if isinstance(value, bool) or not isinstance(value, str | int):
             self.fail(path, f"expected a string, got {kind(value)}")
             return None
-        return Secret(str(value))
+        text = str(value).strip()
+        if not text:
+            return None
+        if header and not all(" " <= c <= "~" for c in text):
+            # Neither the value nor where in it: only that it cannot be sent.
+            self.fail(path, "holds a control or non-ASCII character, which an HTTP header cannot carry")
+            return None
+        return Secret(text)
 
     def choice(self, path: str, value: Any, allowed: tuple[str, ...]) -> str | None:
         """One of ``allowed``."""

@@ -8,12 +8,9 @@ same walk (``connector.config.columns``), so a bad default is reported next to a
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from connector.config.columns import read_mappings
 from connector.config.model import (
@@ -26,6 +23,8 @@ from connector.config.model import (
     parse_listen,
 )
 from connector.config.reader import Reader, join
+from connector.config.url import check_url
+from connector.config.yaml_text import load_yaml
 from connector.errors import ConfigError
 
 #: The consumer group of a config that names none.
@@ -44,14 +43,8 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Confi
 
 def parse_config(text: str, *, env: Mapping[str, str], source: str = "<config>") -> Config:
     """Validate the YAML text of a config; raise ConfigError listing every problem."""
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError([f"{where}: not valid YAML: {problem}"]) from None
-    return _config(Reader(env), raw)
+    # Keys stay the text written (a column named "on" is not True) and a repeated key is an error.
+    return _config(Reader(env), load_yaml(text, source))
 
 
 def _config(r: Reader, raw: Any) -> Config:
@@ -79,19 +72,21 @@ def _kafka(r: Reader, raw: Any) -> dict[str, str]:
     props: dict[str, str] = {}
     for key, value in r.table("kafka", raw, None).items():
         path = join("kafka", key)
-        owned = OWNED_CONSUMER_PROPS.get(key)
-        if owned is not None and str(value).lower() != owned.value:
-            r.fail(path, f"must be {owned.value} or absent: {owned.why}")
-            continue
         if key in _SECRET_KAFKA_PROPS:
             secret = r.secret(path, value)
             if secret is not None:
                 props[key] = secret.reveal()
             continue
-        text = r.string(path, value, allow_empty=True)
-        if text is not None:
-            props[str(key)] = "true" if value is True else "false" if value is False else text
-    if "bootstrap.servers" not in props and isinstance(raw, dict):
+        # librdkafka takes strings: an unquoted YAML true/false (or yes/no) is its "true"/"false".
+        text = ("true" if value else "false") if isinstance(value, bool) else r.string(path, value, allow_empty=True)
+        if text is None:
+            continue
+        owned = OWNED_CONSUMER_PROPS.get(key)
+        if owned is not None and text.lower() != owned.value:
+            r.fail(path, f"managed by the connector, which sets it to {owned.value} ({owned.why}); remove it")
+            continue
+        props[key] = text
+    if isinstance(raw, dict) and "bootstrap.servers" not in raw:
         r.fail("kafka.bootstrap.servers", "missing (required)")
     props.setdefault("group.id", DEFAULT_GROUP_ID)
     return props
@@ -100,7 +95,7 @@ def _kafka(r: Reader, raw: Any) -> dict[str, str]:
 def _timeplus(r: Reader, raw: Any) -> TimeplusConfig | None:
     checks = {
         "workspace": r.optional_string,
-        "api_key": r.secret,
+        "api_key": lambda p, v: r.secret(p, v, header=True),
         "username": r.optional_string,
         "password": r.secret,
         "timeout_s": lambda p, v: r.number(p, v, minimum=0.1),
@@ -127,14 +122,11 @@ def _url(r: Reader, value: Any) -> str | None:
     url = r.string("timeplus.url", value)
     if url is None:
         return None
-    if not re.match(r"^https?://[^/\s]+", url):
-        r.fail("timeplus.url", f"expected http(s)://host[:port], got {url!r}")
-        return None
-    if "@" in url.split("/")[2]:
-        # Never echo the URL here: it holds a password.
-        r.fail("timeplus.url", "credentials do not belong in the URL: use username/password")
-        return None
-    return url.rstrip("/")
+    # The URL may hold a password or a key: check_url's problems never quote it.
+    url, problem = check_url(url)
+    if problem is not None:
+        r.fail("timeplus.url", problem)
+    return url
 
 
 def _batch(r: Reader, raw: Any) -> BatchConfig:

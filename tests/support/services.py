@@ -101,24 +101,24 @@ def wait_for(condition: Callable[[], bool], timeout: float, what: str, interval:
 
 
 def write_config(path: Path, *, bootstrap: str, group: str, url: str, mappings: str, extra: str = "") -> Path:
-    """A connector config file for one test."""
-    path.write_text(
-        textwrap.dedent(
-            f"""
-            kafka:
-              bootstrap.servers: "{bootstrap}"
-              group.id: "{group}"
-            timeplus:
-              url: "{url}"
-              timeout_s: 5
-            batch: {{max_rows: 1000, max_bytes: 1MiB, linger_ms: 100}}
-            drain_timeout_s: 10
-            """
-        )
-        + textwrap.dedent(extra)
-        + "mappings:\n"
-        + textwrap.indent(textwrap.dedent(mappings), "  ")
+    """A connector config file for one test; a one-line top-level key in ``extra`` replaces the default's."""
+    base = textwrap.dedent(
+        f"""
+        kafka:
+          bootstrap.servers: "{bootstrap}"
+          group.id: "{group}"
+        timeplus:
+          url: "{url}"
+          timeout_s: 5
+        batch: {{max_rows: 1000, max_bytes: 1MiB, linger_ms: 100}}
+        drain_timeout_s: 10
+        """
     )
+    extra = textwrap.dedent(extra)
+    # A key given twice is a config error, so an override replaces the default's line.
+    replaced = {line.split(":", 1)[0] for line in extra.splitlines() if line[:1].isalpha()}
+    base = "".join(line for line in base.splitlines(keepends=True) if line.split(":", 1)[0] not in replaced)
+    path.write_text(base + extra + "mappings:\n" + textwrap.indent(textwrap.dedent(mappings), "  "))
     return path
 
 

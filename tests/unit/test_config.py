@@ -114,10 +114,10 @@ def test_every_problem_is_reported_at_once_with_its_path() -> None:
         """
     )
     expected = [
-        "kafka.enable.auto.commit: must be false or absent",
+        "kafka.enable.auto.commit: managed by the connector",
         "kafka.bootstrap.servers: missing (required)",
         "timeplus.colour: unknown key",
-        "timeplus.url: expected http(s)://host[:port], got 'localhost:3218'",
+        "timeplus.url: expected http(s)://host[:port][/path]; this one has no scheme",
         "timeplus.timeout_s: must be at least 0.1, got -1",
         "batch.max_rows: must be at least 1, got 0",
         "batch.max_bytes: expected a positive size such as 4MiB or 1048576, got 'lots'",
@@ -239,11 +239,11 @@ def test_one_error_of_each_kind_all_in_one_report() -> None:
         """
     )
     assert found == [
-        "kafka.enable.auto.commit: must be false or absent: "
-        "the connector commits only after Timeplus accepted the rows",
+        "kafka.enable.auto.commit: managed by the connector, which sets it to false "
+        "(the connector commits only after Timeplus accepted the rows); remove it",
         "timeplus.colour: unknown key (expected one of: api_key, connect_timeout_s, gzip, max_in_flight, "
         "max_retries, password, retry_backoff_max_s, retry_backoff_s, timeout_s, url, username, workspace)",
-        "timeplus.url: expected http(s)://host[:port], got 'tp:3218'",
+        "timeplus.url: expected http(s)://host[:port][/path]; this one has no scheme",
         "mappings[0].columns.amount.type: unknown type 'flaot64' (did you mean float64?)",
         "mappings[0].columns.qty.default: 300 is out of range for uint8",
         "mappings[0].columns.when.unit: expected one of s, ms, us, ns, got 'minutes'",
@@ -312,4 +312,7 @@ def test_owned_consumer_settings_may_only_be_repeated() -> None:
     rest = "\ntimeplus: {url: 'http://tp:3218'}\nmappings: [{topic: t, stream: s, columns: {v: value}}]"
     parse_config(ok + rest, env={})
     found = problems(ok.replace("store: 'false'", "store: true") + rest)
-    assert found == ["kafka.enable.auto.offset.store: must be false or absent: the connector stores offsets itself"]
+    assert found == [
+        "kafka.enable.auto.offset.store: managed by the connector, which sets it to false "
+        "(the connector stores offsets itself); remove it"
+    ]

@@ -72,16 +72,22 @@ class StreamCursor:
 class PartitionCuts:
     """What one partition's commit metadata holds for exactly-once: per stream, ``next`` and its cuts."""
 
-    def __init__(self, window: int, committed: int, fingerprints: Mapping[str, str]) -> None:
+    def __init__(self, window: int, committed: int, fingerprints: Mapping[str, str], *, horizon: int = 0) -> None:
         self.window = window
+        #: The partition's end offset when it was assigned: an earlier owner read nothing past it.
+        self.horizon = horizon
         self._cursors = {stream: StreamCursor(print_, committed) for stream, print_ in fingerprints.items()}
 
     @classmethod
     def restore(
-        cls, metadata: str | None, window: int, committed: int, fingerprints: Mapping[str, str]
+        cls, metadata: str | None, window: int, committed: int, fingerprints: Mapping[str, str], *, horizon: int
     ) -> tuple[PartitionCuts, list[str]]:
-        """The state a replay starts from; also what it could not trust (changed mappings, foreign metadata)."""
-        cuts = cls(window, committed, fingerprints)
+        """The state an owner starts from at assignment; also what it could not trust.
+
+        ``horizon`` is the partition's end offset at assignment (what an earlier owner
+        could have read at most); no cut is made before the position reaches it.
+        """
+        cuts = cls(window, committed, fingerprints, horizon=horizon)
         problems: list[str] = []
         if not metadata:
             return cuts, problems
@@ -115,9 +121,14 @@ class PartitionCuts:
                 return min(cut, end)
         return end
 
-    def can_record(self) -> bool:
-        """Whether the metadata has room for another cut."""
-        return len(self.metadata()) < MAX_METADATA_BYTES
+    def may_cut(self, position: int) -> bool:
+        """Whether a cut timing decides may be made at ``position``.
+
+        Not before the horizon: an earlier owner may have sent a request that ends at a
+        window end past this position, and a cut inside it would send its rows again
+        under another id. Nor when the metadata has no room for another cut.
+        """
+        return position >= self.horizon and len(self.metadata()) < MAX_METADATA_BYTES
 
     def record(self, stream: str, last: int) -> None:
         """A cut that timing decided: the request of ``stream`` ends at ``last``. Commit before sending it."""
@@ -204,12 +215,12 @@ class Cutter:
         """Linger: the requests that ended before ``position``, then the open one cut at ``position - 1``.
 
         The cut is recorded, so that request is ``recorded``: send it only after a commit
-        holds the metadata. No cut is made when the metadata has no room for another;
-        the rows wait for their window to fill.
+        holds the metadata. No cut is made where ``PartitionCuts.may_cut`` says no; the
+        rows then wait for their window to fill or for the position to reach the horizon.
         """
         done = self.passed(position)
         last = position - 1
-        if self._rows and last >= self.first and self._cuts.can_record():
+        if self._rows and last >= self.first and self._cuts.may_cut(position):
             self._cuts.record(self.stream, last)
             request = self._close(last, recorded=True)
             if request is not None:

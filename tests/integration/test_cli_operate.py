@@ -16,6 +16,7 @@ from pathlib import Path
 import orjson
 import pytest
 from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import AdminClient
 
 from sandbox.kafka_broker import KafkaBroker
 from sandbox.timeplus_emulator import Auth, TimeplusEmulator
@@ -94,6 +95,12 @@ def committed(bootstrap: str, group: str, topic: str, partitions: int) -> dict[i
             if not transient or time.monotonic() > deadline:
                 raise
             time.sleep(0.5)
+
+
+def groups(bootstrap: str) -> set[str]:
+    """The consumer groups the broker knows."""
+    listed = AdminClient({"bootstrap.servers": bootstrap}).list_consumer_groups(request_timeout=30).result()
+    return {g.group_id for g in listed.valid}
 
 
 def free_port() -> int:
@@ -274,6 +281,7 @@ def test_preview_shows_rows_and_data_errors_and_commits_nothing(
     assert "data errors: 2" in lines
     assert any(line.split()[:4] == [topic, "0", "5", f"orders_{unique}"] and "not valid JSON" in line for line in lines)
     assert any(line.split()[:5] == [topic, "1", "5", f"orders_{unique}", "id"] for line in lines)
+    assert f"g-{unique}" not in groups(kafka.bootstrap)  # never joined: the broker knows no such group
     assert committed(kafka.bootstrap, f"g-{unique}", topic, 2) == {}
     assert emulator.requests() == []
 

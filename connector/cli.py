@@ -28,6 +28,7 @@ log = logging.getLogger("connector")
 EXIT_OK = 0
 EXIT_FATAL = 1
 EXIT_CONFIG = 2
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -61,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kafka-timeplus", description="Move Kafka topics into Timeplus streams.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    parser.add_argument("--log-level", default="INFO", choices=LEVELS)
     parser.add_argument("--log-format", default="text", choices=FORMATS, help="json: one object per line")
     commands = parser.add_subparsers(dest="command", required=True)
     _add_run(commands.add_parser("run", help="consume and deliver until SIGTERM/SIGINT"))
@@ -73,6 +74,9 @@ def _parser() -> argparse.ArgumentParser:
     preview.add_argument("--messages", type=_positive, default=10, metavar="N", help="per partition (default 10)")
     for command in commands.choices.values():
         command.add_argument("-c", "--config", required=True, help="YAML config file")
+        # Also accepted after the command; SUPPRESS keeps the value given before it otherwise.
+        command.add_argument("--log-level", default=argparse.SUPPRESS, choices=LEVELS)
+        command.add_argument("--log-format", default=argparse.SUPPRESS, choices=FORMATS)
     return parser
 
 

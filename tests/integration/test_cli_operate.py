@@ -302,7 +302,7 @@ def test_run_refuses_to_start_on_a_mismatch_and_logs_json(
 
     emulator.create_stream(f"orders_{unique}", GOOD_COLUMNS)
     produce(kafka.bootstrap, f"orders-{unique}", [(0, b"k", json_value({"id": 1, "total": 2.5, "ts": 0}))])
-    result = cli("--log-format", "json", "run", "--until-caught-up", "-c", str(path))
+    result = cli("run", "--until-caught-up", "--log-format", "json", "-c", str(path))  # also after the command
     assert result.returncode == 0, result.stderr
     entries = [orjson.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
     assert entries and all(set(e) >= {"time", "level", "logger", "message"} for e in entries)

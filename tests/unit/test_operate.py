@@ -8,6 +8,8 @@ import logging
 
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from connector import preflight
 from connector.config import Config, parse_config
@@ -184,6 +186,20 @@ def test_tables_align_columns_and_keep_each_row_on_one_line() -> None:
     assert table.splitlines() == ["a       long header", "------  ------------", "x y     1", "abcdef  zzzzzzzzzzz…"]
     summary = findings_table([Finding(Level.PROBLEM, "stream", "s", "missing")]).splitlines()
     assert summary[-1] == "1 problem(s), 0 warning(s)"
+
+
+@given(
+    st.lists(st.lists(st.text(max_size=30), min_size=3, max_size=3), max_size=8),
+    st.integers(min_value=2, max_value=20),
+)
+def test_every_row_is_one_line_and_every_column_starts_at_one_offset(rows: list[list[str]], width: int) -> None:
+    lines = render_table(("a", "b", "c"), rows, max_width=width).split("\n")
+    assert len(lines) == len(rows) + 2
+    starts = [0, *itertools.accumulate(len(cell) + 2 for cell in lines[1].split("  ")[:-1])]
+    for line, row in zip(lines[2:], rows, strict=True):
+        shown = [line[start:end].rstrip() for start, end in itertools.pairwise([*starts, len(line)])]
+        one_line = [" ".join(cell.split()) for cell in row]
+        assert shown == [c if len(c) <= width else c[: width - 1] + "…" for c in one_line]
 
 
 class Tail:

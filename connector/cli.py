@@ -107,7 +107,7 @@ def _check(config: Config) -> int:
     return EXIT_FATAL if problems(findings) else EXIT_OK
 
 
-def _online_findings(config: Config) -> list[Finding]:
+def _online_findings(config: Config, *, raise_fatal: bool = False) -> list[Finding]:
     from connector.kafka_admin import KafkaInspector
     from connector.timeplus import TimeplusClient
     from connector.timeplus_admin import TimeplusAdmin
@@ -115,7 +115,7 @@ def _online_findings(config: Config) -> list[Finding]:
     kafka = KafkaInspector(config.kafka)
     client = TimeplusClient(config.timeplus)
     try:
-        return preflight.check(config, kafka, TimeplusAdmin(client, config.timeplus))
+        return preflight.check(config, kafka, TimeplusAdmin(client, config.timeplus), raise_fatal=raise_fatal)
     finally:
         kafka.close()
         client.close()
@@ -181,7 +181,7 @@ def tune_gc() -> None:
 
 def _run(config: Config, *, until_caught_up: bool, http: str | None, check: bool) -> int:
     if check:
-        findings = _online_findings(config)
+        findings = _online_findings(config, raise_fatal=True)  # refused credentials: one fatal line
         if problems(findings):
             print("kafka-timeplus: not starting: the config does not fit Kafka or Timeplus", file=sys.stderr)
             print(findings_table(findings), file=sys.stderr)

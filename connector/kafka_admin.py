@@ -30,7 +30,8 @@ class KafkaInspector:
 
     def __init__(self, props: Mapping[str, str], *, timeout_s: float = 10.0) -> None:
         settings: dict[str, Any] = {**props, **FORCED_CONSUMER_PROPS, "enable.partition.eof": "true"}
-        settings["error_cb"] = lambda error: log.debug("kafka: %s", error.str())
+        settings["error_cb"] = self._on_client_error
+        self._auth_error: KafkaError | None = None
         # librdkafka logs every failed connection attempt; the caller reports unreachability once.
         settings["logger"] = _DebugOnly()
         self._timeout_s = timeout_s
@@ -45,6 +46,12 @@ class KafkaInspector:
         try:
             metadata = self._consumer.list_topics(timeout=self._timeout_s)
         except KafkaException as exc:
+            self._consumer.poll(0.1)  # serves error_cb, which may say why
+            if self._auth_error is not None:
+                raise FatalError(
+                    f"kafka: authentication failed: {self._auth_error.str()} "
+                    "(check kafka sasl.mechanism, sasl.username / sasl.password, security.protocol)"
+                ) from exc
             error: KafkaError = exc.args[0]
             raise RetriableError(f"cannot reach {self.bootstrap} within {self._timeout_s:g} s: {error.str()}") from exc
         return {
@@ -88,6 +95,11 @@ class KafkaInspector:
             log.warning("kafka: %d partition(s) not read to their end within %g s", len(pending), self._timeout_s)
         found.sort(key=lambda m: (m.topic() or "", m.partition() or 0, m.offset() or 0))
         return found
+
+    def _on_client_error(self, error: KafkaError) -> None:
+        if error.code() == KafkaError._AUTHENTICATION:
+            self._auth_error = error
+        log.debug("kafka: %s", error.str())
 
     def close(self) -> None:
         """Close the consumer (it never joined the group, so there is nothing to leave)."""

@@ -42,15 +42,23 @@ class StreamCatalog(Protocol):
         ...
 
 
-def check(config: Config, kafka: TopicCatalog, timeplus: StreamCatalog) -> list[Finding]:
-    """Every finding about Kafka, then about Timeplus; a problem in one does not hide the other."""
-    return [*check_kafka(config, kafka), *check_timeplus(config, timeplus)]
+def check(config: Config, kafka: TopicCatalog, timeplus: StreamCatalog, *, raise_fatal: bool = False) -> list[Finding]:
+    """Every finding about Kafka, then about Timeplus; a problem in one does not hide the other.
+
+    With ``raise_fatal`` (``run``), refused credentials raise their FatalError instead of
+    becoming a finding: a fatal error, reported in one line like any other.
+    """
+    return [*check_kafka(config, kafka, raise_fatal), *check_timeplus(config, timeplus, raise_fatal)]
 
 
-def check_kafka(config: Config, kafka: TopicCatalog) -> list[Finding]:
+def check_kafka(config: Config, kafka: TopicCatalog, raise_fatal: bool = False) -> list[Finding]:
     """Kafka reachable; named topics exist; patterns match something; dead-letter topics exist."""
     try:
         topics = kafka.topics()
+    except FatalError as exc:
+        if raise_fatal:
+            raise
+        return [Finding(Level.PROBLEM, "kafka", kafka.bootstrap, str(exc))]
     except ConnectorError as exc:
         return [Finding(Level.PROBLEM, "kafka", kafka.bootstrap, f"unreachable: {exc}")]
     findings = [Finding(Level.OK, "kafka", kafka.bootstrap, f"reachable, {len(topics)} topic(s)")]
@@ -72,7 +80,7 @@ def check_kafka(config: Config, kafka: TopicCatalog) -> list[Finding]:
     return findings
 
 
-def check_timeplus(config: Config, timeplus: StreamCatalog) -> list[Finding]:
+def check_timeplus(config: Config, timeplus: StreamCatalog, raise_fatal: bool = False) -> list[Finding]:
     """Timeplus reachable with these credentials; streams and mapped columns exist and fit."""
     streams = list(dict.fromkeys(m.stream for m in config.mappings))
     findings: list[Finding] = []
@@ -80,6 +88,8 @@ def check_timeplus(config: Config, timeplus: StreamCatalog) -> list[Finding]:
         try:
             schema = timeplus.describe(stream)
         except FatalError as exc:
+            if raise_fatal:
+                raise
             return [Finding(Level.PROBLEM, "timeplus", timeplus.url, str(exc))]
         except ConnectorError as exc:
             return [Finding(Level.PROBLEM, "timeplus", timeplus.url, f"unreachable: {exc}")]

@@ -178,6 +178,16 @@ def test_unreachable_services_and_refused_credentials_are_one_problem_each() -> 
     ]
 
 
+def test_run_gets_refused_credentials_as_the_fatal_error_they_are() -> None:
+    refused = FatalError("kafka: authentication failed")
+    with pytest.raises(FatalError, match="authentication failed"):
+        preflight.check(config(ORDERS), Topics(refused), Streams({}), raise_fatal=True)
+    with pytest.raises(FatalError, match="credentials refused"):
+        preflight.check(config(ORDERS), Topics({}), Streams(FatalError("credentials refused")), raise_fatal=True)
+    found = preflight.check(config(ORDERS), Topics(refused), Streams({}))
+    assert (found[0].level, found[0].detail) == (Level.PROBLEM, "kafka: authentication failed")
+
+
 # --- tables and preview ------------------------------------------------------------------------------
 
 

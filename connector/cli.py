@@ -10,9 +10,13 @@ import sys
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from connector import __version__
+from connector import __version__, preflight
 from connector.config import Config, load_config, parse_listen
 from connector.errors import ConfigError, ConnectorError, FatalError
+from connector.findings import Finding, Level, findings_table, problems
+from connector.logs import FORMATS, setup_logging
+from connector.preview import preview, preview_tables
+from connector.stream_schema import implied_streams
 
 if TYPE_CHECKING:
     from connector.metrics import PrometheusMetrics
@@ -24,16 +28,59 @@ log = logging.getLogger("connector")
 EXIT_OK = 0
 EXIT_FATAL = 1
 EXIT_CONFIG = 2
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script."""
+    args = _parser().parse_args(argv)
+    setup_logging(args.log_level, args.log_format)
+    try:
+        config = load_config(args.config)
+        if args.command == "validate":
+            # load_config checked everything, defaults and constants included, in one pass.
+            print(f"{args.config}: OK ({len(config.mappings)} mapping(s))")
+            return EXIT_OK
+        if args.command == "check":
+            return _check(config)
+        if args.command == "create-streams":
+            return _create_streams(config, dry_run=args.dry_run)
+        if args.command == "preview":
+            return _preview(config, args.messages)
+        return _run(config, until_caught_up=args.until_caught_up, http=args.http, check=not args.no_check)
+    except ConfigError as exc:
+        print(f"kafka-timeplus: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except FatalError as exc:
+        print(f"kafka-timeplus: fatal: {exc}", file=sys.stderr)
+        return EXIT_FATAL
+    except ConnectorError as exc:
+        print(f"kafka-timeplus: error: {exc}", file=sys.stderr)
+        return EXIT_FATAL
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kafka-timeplus", description="Move Kafka topics into Timeplus streams.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    parser.add_argument("--log-level", default="INFO", choices=LEVELS)
+    parser.add_argument("--log-format", default="text", choices=FORMATS, help="json: one object per line")
     commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("run", help="consume and deliver until SIGTERM/SIGINT")
-    run.add_argument("-c", "--config", required=True, help="YAML config file")
+    _add_run(commands.add_parser("run", help="consume and deliver until SIGTERM/SIGINT"))
+    commands.add_parser("validate", help="validate a config file offline, every problem at once (exit 2)")
+    commands.add_parser("check", help="check the config against Kafka and Timeplus; a table of findings (exit 1)")
+    create = commands.add_parser("create-streams", help="create the streams the mappings imply")
+    create.add_argument("--dry-run", action="store_true", help="print the CREATE STREAM statements only")
+    preview = commands.add_parser("preview", help="map the newest messages without joining the group")
+    preview.add_argument("--messages", type=_positive, default=10, metavar="N", help="per partition (default 10)")
+    for command in commands.choices.values():
+        command.add_argument("-c", "--config", required=True, help="YAML config file")
+        # Also accepted after the command; SUPPRESS keeps the value given before it otherwise.
+        command.add_argument("--log-level", default=argparse.SUPPRESS, choices=LEVELS)
+        command.add_argument("--log-format", default=argparse.SUPPRESS, choices=FORMATS)
+    return parser
+
+
+def _add_run(run: argparse.ArgumentParser) -> None:
     run.add_argument(
         "--until-caught-up",
         action="store_true",
@@ -44,31 +91,80 @@ def main(argv: list[str] | None = None) -> int:
         metavar="ADDR",
         help="serve /metrics, /healthz and /readyz on [host]:port, e.g. :9108 (overrides http.listen)",
     )
-    check = commands.add_parser("check", help="validate a config file and exit")
-    check.add_argument("-c", "--config", required=True, help="YAML config file")
-    args = parser.parse_args(argv)
+    run.add_argument("--no-check", action="store_true", help="start without checking Kafka and Timeplus first")
 
-    logging.basicConfig(
-        level=args.log_level,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
+
+
+def _check(config: Config) -> int:
+    findings = _online_findings(config)
+    print(findings_table(findings))
+    return EXIT_FATAL if problems(findings) else EXIT_OK
+
+
+def _online_findings(config: Config, *, raise_fatal: bool = False) -> list[Finding]:
+    from connector.kafka_admin import KafkaInspector
+    from connector.timeplus import TimeplusClient
+    from connector.timeplus_admin import TimeplusAdmin
+
+    kafka = KafkaInspector(config.kafka)
+    client = TimeplusClient(config.timeplus)
     try:
-        config = load_config(args.config)
-        if args.command == "check":
-            # load_config checked everything, defaults and constants included, in one pass.
-            print(f"{args.config}: OK ({len(config.mappings)} mapping(s))")
-            return EXIT_OK
-        return _run(config, until_caught_up=args.until_caught_up, http=args.http)
-    except ConfigError as exc:
-        print(f"kafka-timeplus: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
-    except FatalError as exc:
-        print(f"kafka-timeplus: fatal: {exc}", file=sys.stderr)
+        return preflight.check(config, kafka, TimeplusAdmin(client, config.timeplus), raise_fatal=raise_fatal)
+    finally:
+        kafka.close()
+        client.close()
+
+
+def _create_streams(config: Config, *, dry_run: bool) -> int:
+    from connector.timeplus import TimeplusClient
+    from connector.timeplus_admin import TimeplusAdmin
+
+    streams = implied_streams(config.mappings)
+    unusable = [f"stream {s.name}: {c}" for s in streams for c in s.conflicts]
+    for stream in streams:
+        try:
+            print(stream.create_sql() + ";")
+        except ValueError as exc:
+            unusable.append(str(exc))
+    if unusable:
+        print("kafka-timeplus: cannot create the streams:\n  " + "\n  ".join(unusable), file=sys.stderr)
         return EXIT_FATAL
-    except ConnectorError as exc:
-        print(f"kafka-timeplus: error: {exc}", file=sys.stderr)
+    if dry_run:
+        return EXIT_OK
+    client = TimeplusClient(config.timeplus)
+    try:
+        admin = TimeplusAdmin(client, config.timeplus)
+        for stream in streams:
+            if admin.describe(stream.name) is not None:
+                print(f"-- {stream.name}: exists, left as it is (kafka-timeplus check compares its columns)")
+            else:
+                admin.create(stream)
+                print(f"-- {stream.name}: created")
+    finally:
+        client.close()
+    return EXIT_OK
+
+
+def _preview(config: Config, per_partition: int) -> int:
+    from connector.kafka_admin import KafkaInspector
+
+    kafka = KafkaInspector(config.kafka)
+    try:
+        result = preview(config, kafka, per_partition)
+    finally:
+        kafka.close()
+    print(f"{result.messages} message(s) read, the newest {per_partition} of each partition; nothing sent or committed")
+    print(preview_tables(result))
+    if result.missing_topics:
+        print(f"kafka-timeplus: topic(s) not found: {', '.join(result.missing_topics)}", file=sys.stderr)
         return EXIT_FATAL
+    return EXIT_OK
 
 
 def tune_gc() -> None:
@@ -83,8 +179,17 @@ def tune_gc() -> None:
     gc.set_threshold(100_000, 50, 1000)
 
 
-def _run(config: Config, *, until_caught_up: bool, http: str | None) -> int:
-    # Imported here so `check` works without touching Kafka or HTTP libraries.
+def _run(config: Config, *, until_caught_up: bool, http: str | None, check: bool) -> int:
+    if check:
+        findings = _online_findings(config, raise_fatal=True)  # refused credentials: one fatal line
+        if problems(findings):
+            print("kafka-timeplus: not starting: the config does not fit Kafka or Timeplus", file=sys.stderr)
+            print(findings_table(findings), file=sys.stderr)
+            return EXIT_FATAL
+        for finding in findings:
+            if finding.level is Level.WARNING:
+                log.warning("check: %s %s: %s", finding.check, finding.subject, finding.detail)
+    # Imported here so `validate` works without touching Kafka or HTTP libraries.
     from connector.kafka_source import KafkaDeadLetters, KafkaSource
     from connector.pipeline import build_pipeline
     from connector.timeplus import TimeplusClient

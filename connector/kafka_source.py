@@ -21,6 +21,8 @@ from connector.ports import PartitionsCallback
 from connector.records import MessageLike
 
 log = logging.getLogger(__name__)
+#: librdkafka's own log lines (served on the thread that polls).
+LIBRDKAFKA_LOG = logging.getLogger("connector.librdkafka")
 
 # Settings the delivery guarantees rely on; the config loader rejects attempts to change them.
 # Defaults a user may override.
@@ -45,6 +47,7 @@ class KafkaSource:
         """``on_statistics`` receives librdkafka's statistics JSON every ``statistics.interval.ms`` (5 s unless set)."""
         settings: dict[str, Any] = {**DEFAULTS, **props, **FORCED_CONSUMER_PROPS}
         settings["error_cb"] = self._on_client_error
+        settings["logger"] = LIBRDKAFKA_LOG  # through logging, so --log-format json covers librdkafka's lines too
         if on_statistics is not None:
             settings.setdefault("statistics.interval.ms", "5000")
             settings["stats_cb"] = on_statistics
@@ -207,6 +210,7 @@ class KafkaDeadLetters:
         settings: dict[str, Any] = {k: v for k, v in props.items() if not k.startswith(_CONSUMER_ONLY)}
         settings |= {"acks": "all", "enable.idempotence": "true", "linger.ms": "5"}
         settings["error_cb"] = lambda error: log.warning("kafka dead-letter producer: %s", error.str())
+        settings["logger"] = LIBRDKAFKA_LOG
         try:
             self._producer = Producer(settings)
         except KafkaException as exc:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import gzip
 import logging
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import quote
 
 import orjson
@@ -36,6 +36,15 @@ _UNBUILDABLE = (
     requests.exceptions.URLRequired,
     UnicodeEncodeError,  # http.client encodes header values as Latin-1
 )
+
+
+class Answer(NamedTuple):
+    """An answer to an admin request: its status, body, and Proton's error code and message if it failed."""
+
+    status: int
+    body: bytes
+    code: int | None
+    message: str
 
 
 class TimeplusClient:
@@ -107,6 +116,20 @@ class TimeplusClient:
     def close(self) -> None:
         """Close the keep-alive connections."""
         self._session.close()
+
+    def request(self, method: str, path: str, body: bytes | None = None) -> Answer:
+        """One uncompressed JSON request to ``{url}{path}`` with the client's credentials (admin calls).
+
+        Raises RetriableError when Timeplus cannot be reached; any answer is returned.
+        """
+        url = f"{self._config.url}{path}"
+        headers = {"Content-Encoding": None}  # admin bodies go uncompressed, whatever gzip says
+        try:
+            response = self._session.request(method, url, data=body, headers=headers, timeout=self._timeout)
+        except requests.RequestException as exc:
+            raise RetriableError(f"{method} {path}: cannot reach {self._config.url}: {_root_cause(exc)}") from exc
+        code, message = _parse_error(response.content, response.headers) if response.status_code >= 300 else (None, "")
+        return Answer(response.status_code, response.content, code, message)
 
     def __repr__(self) -> str:
         return f"TimeplusClient({self._config.url!r}, workspace={self._config.workspace!r})"

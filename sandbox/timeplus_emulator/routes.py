@@ -35,6 +35,8 @@ _PROTON_INGEST = re.compile(
 _PROTON_DDL = re.compile(r"/(?:proton|timeplusd)/v1/ddl/streams(?:\?[\w\-=&#]+)?", re.A)
 _PROTON_PING = re.compile(r"/(?:proton|timeplusd)/ping", re.A)
 _APP_INGEST = re.compile(r"/(?P<workspace>[^/]+)/api/(?:v1beta1|v1beta2)/streams/(?P<stream>[^/]+)/ingest")
+# The app server's stream resource (SDK StreamsV1beta2Api): GET/POST .../streams, GET .../streams/{name}.
+_APP_STREAMS = re.compile(r"/(?P<workspace>[^/]+)/api/v1beta2/streams(?:/(?P<stream>[^/]+))?")
 JSON_TYPE = "application/json; charset=UTF-8"
 
 
@@ -212,18 +214,49 @@ class Core:
 
     def _app_route(self, request: Request) -> Response:
         self.auth.check_app_server(request.headers)
+        streams = _APP_STREAMS.fullmatch(request.path)
+        if streams is not None:
+            self._app_workspace(streams["workspace"])
+            return self._app_streams(request, unquote(streams["stream"]) if streams["stream"] else None)
         match = _APP_INGEST.fullmatch(request.path)
         if match is None or request.method != "POST":
             raise AppServerError(
-                404, "not found: the emulator serves only POST .../streams/{name}/ingest of the app server"
+                404, "not found: the emulator serves only the stream resource and its ingest route of the app server"
             )
-        if unquote(match["workspace"]) != self.workspace:
-            raise AppServerError(404, f"workspace {unquote(match['workspace'])!r} not found")
+        self._app_workspace(match["workspace"])
         stream_name = unquote(match["stream"])
         body_format = app_format(request.headers.get("content-type"), request.query.get("format"))
         body = decode_body(request.body, request.headers.get("content-encoding"))
         columns, data = app_rows(body, body_format, exact_ints=self._wide(stream_name))
         return self._insert(stream_name, columns, data, request, b"")
+
+    def _app_workspace(self, workspace: str) -> None:
+        if unquote(workspace) != self.workspace:
+            raise AppServerError(404, f"workspace {unquote(workspace)!r} not found")
+
+    def _app_streams(self, request: Request, name: str | None) -> Response:
+        """List (GET), describe (GET .../{name}) or create (POST) streams, as the SDK's Stream model."""
+        if request.method == "GET" and name is None:
+            return Response(200, json_body([app_stream(s.describe()) for s in self.store.streams()]))
+        if request.method == "GET" and name is not None:
+            stream = self.store.find(name)
+            if stream is None:
+                raise AppServerError(404, f"stream {name!r} not found")
+            return Response(200, json_body(app_stream(stream.describe())))
+        if request.method == "POST" and name is None:
+            try:
+                payload = parse_json(decode_body(request.body, request.headers.get("content-encoding")))
+            except ValueError as exc:
+                raise AppServerError(400, f"invalid JSON: {exc}") from None
+            created, columns = parse_ddl_payload(payload)
+            try:
+                self.store.create(created, columns, delay=self.faults.ddl_delay())
+            except ProtonError as error:
+                if error.code == codes.STREAM_ALREADY_EXISTS:
+                    raise AppServerError(409, error.message) from None
+                raise
+            return Response(201, json_body(payload), stream=created)
+        raise AppServerError(405, f"{request.method} is not served on the stream resource by the emulator")
 
     # --- SQL over HTTP (port 8123 in Proton) -------------------------------------------
 
@@ -265,3 +298,18 @@ class Core:
             statement.name, statement.columns, if_not_exists=statement.if_not_exists, delay=self.faults.ddl_delay()
         )
         return Response(200, b"", content_type="text/plain; charset=UTF-8", stream=statement.name)
+
+
+def app_stream(described: dict[str, Any]) -> dict[str, Any]:
+    """A stream as the app server's ``Stream`` model shows it (SDK ``models/stream.py``)."""
+    return {
+        "name": described["name"],
+        "columns": [dict(c, default="", codec="") for c in described["columns"]],
+        "description": "",
+        "engine": "Stream",
+        "mode": "append",
+        "logstore_retention_bytes": -1,
+        "logstore_retention_ms": -1,
+        "ttl": "",
+        "ttl_expression": "",
+    }

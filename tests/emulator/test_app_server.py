@@ -173,7 +173,7 @@ def test_wrong_workspace_is_404(emu: TimeplusEmulator, http: requests.Session) -
 
 def test_other_app_server_routes_are_404(emu: TimeplusEmulator, http: requests.Session) -> None:
     assert http.get(app_url(emu)).status_code == 404
-    assert http.post(f"{emu.url}/default/api/v1beta2/streams", json={"name": "x"}).status_code == 404
+    assert http.post(f"{emu.url}/default/api/v1beta2/queries", json={"sql": "select 1"}).status_code == 404
     assert http.post(f"{emu.url}/default/api/v1beta3/streams/orders/ingest", data=b"{}").status_code == 404
 
 

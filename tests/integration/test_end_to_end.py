@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from sandbox.kafka_broker import KafkaBroker
-from sandbox.timeplus_emulator import TimeplusEmulator
+from sandbox.timeplus_emulator import RequestLog, TimeplusEmulator
 from tests.support.services import (
     ConnectorProcess,
     committed_offsets,
@@ -32,6 +32,11 @@ def order(i: int) -> dict[str, object]:
         "items": [f"sku-{i % 7}", f"sku-{i % 11}"],
         "created": 1_700_000_000_000 + i,
     }
+
+
+def ingests(emulator: TimeplusEmulator) -> list[RequestLog]:
+    """The ingest requests the emulator received (the start-up check's stream reads aside)."""
+    return [r for r in emulator.requests() if r.method == "POST"]
 
 
 def setup_topics(kafka: KafkaBroker, emulator: TimeplusEmulator, unique: str) -> tuple[str, str]:
@@ -128,10 +133,10 @@ def test_two_topics_fan_out_exactly_once_then_restart_resends_nothing(
     for topic in (orders, clicks):
         assert f"{topic} {PER_TOPIC:,}/{PER_TOPIC:,} (100%" in progress[-1], progress[-1]
 
-    requests_before = len(emulator.requests())
+    requests_before = len(ingests(emulator))
     second = ConnectorProcess(config, until_caught_up=True, log_path=tmp_path / "run2.log")
     assert second.wait(120) == 0, second.log()[-4000:]
-    assert len(emulator.requests()) == requests_before, "a restart re-sent rows that were committed"
+    assert len(ingests(emulator)) == requests_before, "a restart re-sent rows that were committed"
     assert emulator.count(f"orders_{unique}") == PER_TOPIC
 
 
@@ -170,7 +175,7 @@ def test_failing_endpoint_commits_nothing_past_undelivered_rows(
     )
     emulator.faults.fail_next(1_000_000, status=503)
     connector = ConnectorProcess(config, until_caught_up=True, log_path=tmp_path / "run1.log")
-    wait_for(lambda: len(emulator.requests()) >= 6, 60, "the connector to try and retry")
+    wait_for(lambda: len(ingests(emulator)) >= 6, 60, "the connector to try and retry")
     connector.terminate()
     assert connector.wait(60) == 0, connector.log()[-4000:]
     assert emulator.count(f"orders_{unique}") == 0
@@ -206,7 +211,8 @@ def test_wrong_credentials_stop_with_one_line_and_commit_nothing(
         )
         text = config.read_text().replace("timeout_s: 5", "timeout_s: 5\n  username: admin\n  password: wrong-pw")
         config.write_text(text)
-        connector = ConnectorProcess(config, until_caught_up=True, log_path=tmp_path / "run.log")
+        # --no-check: credentials refused at ingest (the start-up check refuses earlier, test_cli_operate.py).
+        connector = ConnectorProcess(config, until_caught_up=True, log_path=tmp_path / "run.log", check=False)
         assert connector.wait(60) == 1
         log = connector.log()
         fatal_lines = [line for line in log.splitlines() if line.startswith("kafka-timeplus: fatal:")]
@@ -242,8 +248,9 @@ def test_enterprise_path_with_an_api_key(kafka: KafkaBroker, unique: str, tmp_pa
         connector = ConnectorProcess(config, until_caught_up=True, log_path=tmp_path / "run.log")
         assert connector.wait(60) == 0, connector.log()[-3000:]
         assert sorted(r["n"] for r in emulator.rows(f"cloud_{unique}")) == list(range(100))
-        paths = {r.path for r in emulator.requests()}
-        assert paths == {f"/ws1/api/v1beta2/streams/cloud_{unique}/ingest"}
+        paths = {(r.method, r.path) for r in emulator.requests()}
+        stream = f"/ws1/api/v1beta2/streams/cloud_{unique}"
+        assert paths == {("GET", stream), ("POST", f"{stream}/ingest")}  # the start-up check, then ingest
         assert key not in connector.log()
 
 

@@ -13,7 +13,9 @@ characters a Kafka topic name can hold (``[A-Za-z0-9._-]``): those characters,
 ``\\.``, ``.``, bracket expressions of them with ranges inside one of ``a-z``,
 ``A-Z``, ``0-9``, groups ``( )``, alternation ``|``, the quantifiers ``* + ?``
 and ``{n}``, ``{n,}``, ``{n,m}``, ``^`` opening and ``$`` closing an alternative.
-Everything else is refused with a hint at the portable spelling.
+Everything else is refused with a hint at the portable spelling. A group that holds a
+repeat or an alternative takes no repeat but ``?``: Python's backtracking engine needs
+exponential time for ``(a+)*`` or ``(a|ab)*`` on a topic that almost matches.
 """
 
 from __future__ import annotations
@@ -139,6 +141,8 @@ class _Checker:
     def __init__(self, pattern: str) -> None:
         self.text = pattern
         self.at = 0
+        #: Repeats and alternatives read so far: a group that holds either is not repeated.
+        self.branchings = 0
 
     def check(self) -> None:
         if not self.text:
@@ -158,6 +162,7 @@ class _Checker:
         self.branch()
         while self.peek() == "|":
             self.at += 1
+            self.branchings += 1
             self.branch()
 
     def branch(self) -> None:
@@ -174,13 +179,14 @@ class _Checker:
                 return
             if self.peek() == "^":
                 self.refuse("'^' must open an alternative")
-            self.atom()
-            self.quantifier()
+            branching_group = self.atom()
+            self.quantifier(branching_group)
             pieces += 1
         if pieces == 0 and self.text[self.at - 1 : self.at] == "^":
             return  # "^" alone (as in "^|x") matches everywhere, alike in both engines
 
-    def atom(self) -> None:
+    def atom(self) -> bool:
+        """Read one atom; True when it is a group holding a repeat or an alternative."""
         char = self.peek()
         if char in TOPIC_CHARS or char == ".":
             self.at += 1
@@ -192,14 +198,17 @@ class _Checker:
             self.at += 1
             if self.peek() == "?":
                 self.refuse("(?...) groups are Python's only; write a plain group ( )")
+            before = self.branchings
             self.alternation()
             if self.peek() != ")":
                 self.refuse("'(' is not closed")
             self.at += 1
+            return self.branchings > before
         elif char in "*+?{":
             self.refuse(f"{char!r} repeats nothing")
         else:
             self.refuse(f"{char!r} cannot appear in a Kafka topic name")
+        return False
 
     def escape(self) -> None:
         following = self.text[self.at + 1 : self.at + 2]
@@ -237,9 +246,14 @@ class _Checker:
             items += 1
         self.at += 1
 
-    def quantifier(self) -> None:
+    def quantifier(self, branching_group: bool = False) -> None:
         char = self.peek()
+        if branching_group and char in ("*", "+", "{"):
+            # Python's backtracking engine takes exponential time on (a+)* or (a|ab)* against a
+            # topic that almost matches: routing would hang on it.
+            self.refuse("a group holding a repeat or '|' may only be followed by '?' (nested repeats backtrack)")
         if char in ("*", "+", "?"):
+            self.branchings += 1
             self.at += 1
         elif char == "{":
             match = _REPEAT.match(self.text, self.at)
@@ -250,6 +264,7 @@ class _Checker:
             high = int(match.group(3)) if match.group(3) else None
             if low > _MAX_REPEAT or (high is not None and (high > _MAX_REPEAT or high < low)):
                 self.refuse(f"repeat counts are 0 to {_MAX_REPEAT}, the first not above the second")
+            self.branchings += 1
             self.at = match.end()
         else:
             return

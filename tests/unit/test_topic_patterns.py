@@ -101,6 +101,9 @@ def test_common_patterns_are_accepted(pattern: str) -> None:
         ("^(a", "not closed"),
         ("^a)", "closes no group"),
         ("*a", "repeats nothing"),
+        ("^(a+)*$", "nested repeats"),
+        ("^(a|ab)+$", "nested repeats"),
+        ("^(a*){3}", "nested repeats"),
     ],
 )
 def test_non_portable_patterns_are_refused_with_a_hint(pattern: str, hint: str) -> None:
@@ -120,7 +123,11 @@ def portable_patterns() -> st.SearchStrategy[str]:
 
     def extend(inner: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
         group = st.builds(lambda alts: "(" + "|".join(alts) + ")", st.lists(inner, min_size=1, max_size=3))
-        piece = st.builds(lambda atom, q: atom + q, st.one_of(char, bracket, group), quantifier)
+        # A group holding a repeat or '|' takes only '?' (the validator refuses nested repeats).
+        piece = st.one_of(
+            st.builds(lambda atom, q: atom + q, st.one_of(char, bracket), quantifier),
+            st.builds(lambda atom, q: atom + q, group, st.sampled_from(["", "?"])),
+        )
         return st.builds(lambda pieces: "".join(pieces), st.lists(piece, min_size=1, max_size=4))
 
     branch = st.recursive(st.builds(lambda a, q: a + q, st.one_of(char, bracket), quantifier), extend, max_leaves=8)

@@ -1,5 +1,6 @@
 """``run --workers 2`` through a real broker: two connector processes in one group deliver a
-backlog with nothing lost, commit it all, and both stop cleanly on the supervisor's SIGTERM."""
+backlog with nothing lost and commit it all; both hold partitions and deliver a share, and
+both stop cleanly on the supervisor's SIGTERM."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient
 
 from sandbox.kafka_broker import KafkaBroker
 from sandbox.timeplus_emulator import TimeplusEmulator
@@ -46,14 +50,24 @@ def setup(
     config = write_fault_config(
         tmp_path / "c.yaml", bootstrap=kafka.bootstrap, group=group, url=emulator.url, topic=topic, stream=stream
     )
-    produce_ids(kafka.bootstrap, topic, PARTITIONS, range(BACKLOG))
     return topic, stream, group, config
+
+
+def members_with_partitions(bootstrap: str, group: str) -> int:
+    """How many members of the group hold partitions right now (0 while it is forming)."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    try:
+        (description,) = [f.result(timeout=30) for f in admin.describe_consumer_groups([group]).values()]
+    except KafkaException:
+        return 0
+    return sum(1 for m in description.members if m.assignment and m.assignment.topic_partitions)
 
 
 def test_two_workers_deliver_a_backlog_with_nothing_lost(
     kafka: KafkaBroker, emulator: TimeplusEmulator, unique: str, tmp_path: Path
 ) -> None:
     topic, stream, group, config = setup(kafka, emulator, unique, tmp_path, "workers")
+    produce_ids(kafka.bootstrap, topic, PARTITIONS, range(BACKLOG))
     log = tmp_path / "run.log"
     supervisor = start(config, log, "--until-caught-up")
     try:
@@ -79,6 +93,14 @@ def test_sigterm_to_the_supervisor_stops_every_worker_cleanly(
     log = tmp_path / "run.log"
     supervisor = start(config, log)
     try:
+        # Both workers hold partitions before the backlog arrives: each delivers a share of it.
+        wait_until(
+            lambda: members_with_partitions(kafka.bootstrap, group) == 2,
+            120,
+            "both workers to hold partitions",
+            lambda: log.read_text(errors="replace"),
+        )
+        produce_ids(kafka.bootstrap, topic, PARTITIONS, range(BACKLOG))
 
         def delivered() -> bool:
             assert supervisor.poll() is None, log.read_text(errors="replace")[-4000:]
@@ -94,6 +116,8 @@ def test_sigterm_to_the_supervisor_stops_every_worker_cleanly(
     text = log.read_text(errors="replace")
     assert code == 0, text[-4000:]
     assert "received SIGTERM: stopping 2 workers" in text
-    assert len(summaries(text)) == 2, text[-4000:]
+    counts = summaries(text)
+    print(f"messages per worker: {counts}")
+    assert len(counts) == 2 and all(counts) and sum(counts) >= BACKLOG, text[-4000:]
     delivery(emulator, stream, range(BACKLOG)).assert_nothing_lost()
     assert committed(kafka.bootstrap, group, topic, PARTITIONS) == end_offsets(kafka.bootstrap, topic, PARTITIONS)

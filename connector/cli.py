@@ -47,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
             return _create_streams(config, dry_run=args.dry_run)
         if args.command == "preview":
             return _preview(config, args.messages)
+        if args.workers > 1:
+            return _run_workers(config, args.workers, sys.argv[1:] if argv is None else argv, http=args.http)
         return _run(config, until_caught_up=args.until_caught_up, http=args.http, check=not args.no_check)
     except ConfigError as exc:
         print(f"kafka-timeplus: {exc}", file=sys.stderr)
@@ -92,6 +94,13 @@ def _add_run(run: argparse.ArgumentParser) -> None:
         help="serve /metrics, /healthz and /readyz on [host]:port, e.g. :9108 (overrides http.listen)",
     )
     run.add_argument("--no-check", action="store_true", help="start without checking Kafka and Timeplus first")
+    run.add_argument(
+        "--workers",
+        type=_positive,
+        default=1,
+        metavar="N",
+        help="run N processes in the consumer group (one per core; --http ports are ADDR's port + 0..N-1)",
+    )
 
 
 def _positive(text: str) -> int:
@@ -228,6 +237,22 @@ def _run(config: Config, *, until_caught_up: bool, http: str | None, check: bool
         if progress is not None:
             progress.close()
     return EXIT_OK
+
+
+def _run_workers(config: Config, workers: int, argv: list[str], *, http: str | None) -> int:
+    """``run --workers N``: N ``run`` processes with these arguments in one group (connector.workers)."""
+    from connector.workers import Supervisor, worker_argv
+
+    listen = http or config.http.listen
+    if listen:
+        try:
+            parse_listen(listen)
+        except ValueError as exc:
+            raise ConfigError([f"--http: {exc}"]) from None
+    commands = [[sys.executable, "-m", "connector.cli", *worker_argv(argv, i, listen)] for i in range(workers)]
+    supervisor = Supervisor(commands, stop_timeout_s=config.drain_timeout_s + 30)
+    supervisor.handle_signals()
+    return supervisor.run()
 
 
 def _progress() -> LineProgress | TerminalProgress:

@@ -32,9 +32,9 @@ def producer_command(bootstrap: str) -> list[str]:
             "--count", str(MESSAGES)]  # fmt: skip
 
 
-def connector_command(config: str) -> list[str]:
-    """The connector, as docker-compose's `connector` service runs it."""
-    return ["kafka-timeplus", "run", "-c", config]
+def connector_command(config: str, http: str) -> list[str]:
+    """The connector, as docker-compose's `connector` service and the image's CMD run it."""
+    return ["kafka-timeplus", "run", "-c", config, "--http", http]
 
 
 def _local(command: list[str]) -> list[str]:
@@ -77,7 +77,9 @@ def main() -> int:
         env = {**os.environ, "KAFKA_BOOTSTRAP": broker.bootstrap, "TIMEPLUS_URL": emulator.url,
                "KAFKA_GROUP": f"timeplus-demo-{int(time.time())}"}  # fmt: skip
         print("running the connector until it has caught up ...", flush=True)
-        connector = subprocess.run([*_local(connector_command(str(CONFIG))), "--until-caught-up"], env=env)
+        # Its status server on a port the OS picks: the image serves it on :9108.
+        command = connector_command(str(CONFIG), http="127.0.0.1:0")
+        connector = subprocess.run([*_local(command), "--until-caught-up"], env=env)
         if connector.returncode != 0:
             print(f"the connector exited with {connector.returncode}", file=sys.stderr)
             return connector.returncode

@@ -199,8 +199,9 @@ def test_path_into_a_non_json_value_is_rejected() -> None:
 
 
 def test_example_config_in_the_repository_is_valid() -> None:
-    for path in Path(__file__).parents[2].joinpath("config").glob("*.yaml"):
-        load_config(path, env={})
+    # The demo needs no environment; every example in config/ is checked, with the variables
+    # a deployment sets, in test_config_schema.py.
+    load_config(Path(__file__).parents[2] / "config" / "demo.yaml", env={})
 
 
 def test_max_in_flight_defaults_to_eight_and_is_bounded() -> None:

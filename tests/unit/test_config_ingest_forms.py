@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from connector.config import ConfigError, parse_config
+from connector.config import Config, parse_config
+from connector.errors import ConfigError
 
 KEY = "k3y-" + "x" * 56
 MAPPINGS = "mappings: [{topic: a, stream: a, columns: {v: value}}]\n"
@@ -17,7 +18,7 @@ pytestmark = pytest.mark.xfail(
 )
 
 
-def config_with(timeplus: str, **env: str) -> object:
+def config_with(timeplus: str, **env: str) -> Config:
     text = f"kafka: {{bootstrap.servers: 'k:9092'}}\ntimeplus: {{url: 'http://tp:8000', {timeplus}}}\n{MAPPINGS}"
     return parse_config(text, env=env)
 
@@ -29,9 +30,9 @@ def problems(timeplus: str, **env: str) -> list[str]:
 
 
 def test_defaults_are_x_api_key_v1beta2_and_compact() -> None:
-    timeplus = config_with(f"workspace: ws1, api_key: {KEY}").timeplus  # type: ignore[attr-defined]
+    timeplus = config_with(f"workspace: ws1, api_key: {KEY}").timeplus
     assert (timeplus.auth_header, timeplus.api_version, timeplus.body_format) == ("x-api-key", "v1beta2", "compact")
-    proton = config_with("timeout_s: 5").timeplus  # type: ignore[attr-defined]
+    proton = config_with("timeout_s: 5").timeplus
     assert proton.body_format == "compact"
 
 
@@ -42,7 +43,7 @@ def test_every_cloud_form_is_accepted(auth_header: str, api_version: str, body_f
     timeplus = config_with(
         f"workspace: ws1, api_key: {KEY}, auth_header: {auth_header}, api_version: {api_version}, "
         f"body_format: {body_format}"
-    ).timeplus  # type: ignore[attr-defined]
+    ).timeplus
     assert (timeplus.auth_header, timeplus.api_version, timeplus.body_format) == (auth_header, api_version, body_format)
 
 
@@ -51,7 +52,7 @@ def test_every_cloud_form_is_accepted(auth_header: str, api_version: str, body_f
 def test_enterprise_basic_takes_both_versions_and_formats(api_version: str, body_format: str) -> None:
     timeplus = config_with(
         f"workspace: default, username: u, password: p, api_version: {api_version}, body_format: {body_format}"
-    ).timeplus  # type: ignore[attr-defined]
+    ).timeplus
     assert (timeplus.api_version, timeplus.body_format) == (api_version, body_format)
 
 
@@ -62,7 +63,7 @@ def test_the_new_keys_take_environment_variables() -> None:
         KEY=KEY,
         HEADER="authorization",
         BODY="ndjson",
-    ).timeplus  # type: ignore[attr-defined]
+    ).timeplus
     assert (timeplus.auth_header, timeplus.api_version, timeplus.body_format) == ("authorization", "v1beta1", "ndjson")
 
 
@@ -132,5 +133,5 @@ def test_every_problem_is_reported_at_once() -> None:
 def test_the_key_never_reaches_a_problem_or_a_repr() -> None:
     found = problems(f"workspace: ws1, api_key: {KEY}, auth_header: authorisation, body_format: ndjson")
     assert found == ["timeplus.auth_header: expected one of x-api-key, authorization, got 'authorisation'"]
-    timeplus = config_with(f"workspace: ws1, api_key: {KEY}, auth_header: authorization").timeplus  # type: ignore[attr-defined]
+    timeplus = config_with(f"workspace: ws1, api_key: {KEY}, auth_header: authorization").timeplus
     assert KEY not in repr(timeplus) and KEY not in str(timeplus)

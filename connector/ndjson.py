@@ -2,28 +2,35 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from itertools import repeat
+from collections.abc import Callable, Sequence
+from functools import cache
 from typing import Any
 
 import orjson
 
+RowToObject = Callable[[Sequence[Any]], dict[str, Any]]
+
 
 def encode_ndjson(columns: Sequence[str], rows: Sequence[list[Any]]) -> bytes:
-    """One ``{"column": value, ...}`` object per row, each ending in a newline.
+    """One ``{"column": value, ...}`` object per row, each ending in a newline."""
+    to_object = _object_builder(tuple(columns))
+    dumps = orjson.dumps
+    # Appending the newline at once lets each small buffer orjson returns be freed and
+    # reused right away: joining the bare encodings with b"\n" ran ~5x slower.
+    return b"".join([dumps(to_object(row)) + b"\n" for row in rows])
 
-    One ``orjson.dumps`` of the whole list of objects costs about a third of one call per
-    row. The objects are then split apart where ``},{"<first column>":`` stands: that text
-    cannot occur inside a JSON string (a quote there is escaped), so it is either a seam
-    between two rows or inside a nested object that starts with the same key; in the
-    second case the count differs from rows - 1 and each row is encoded on its own.
+
+@cache
+def _object_builder(columns: tuple[str, ...]) -> RowToObject:
+    """A function that turns a row of these columns into its object.
+
+    A dict display compiled for the columns (``{k0: row[0], k1: row[1], ...}``) builds
+    an object in about half the time of ``dict(zip(columns, row))``, which makes the
+    whole encoding ~40% faster. The compiled text holds only generated names and
+    indices; the column names are bound as closure values, never pasted into code.
     """
-    if not rows:
-        return b""
-    objects = list(map(dict, map(zip, repeat(columns), rows)))
-    body = orjson.dumps(objects)
-    key = orjson.dumps(columns[0]) + b":"
-    seam = b"},{" + key
-    if body.count(seam) == len(objects) - 1:
-        return body[1:-1].replace(seam, b"}\n{" + key) + b"\n"
-    return b"".join([orjson.dumps(item) + b"\n" for item in objects])
+    names = [f"k{i}" for i in range(len(columns))]
+    items = ", ".join(f"{name}: row[{i}]" for i, name in enumerate(names))
+    factory = eval(f"lambda {', '.join(names)}: lambda row: {{{items}}}", {"__builtins__": {}})
+    builder: RowToObject = factory(*columns)
+    return builder

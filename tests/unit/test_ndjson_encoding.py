@@ -8,7 +8,7 @@ import orjson
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from connector.ndjson import encode_ndjson
+from connector.encoding import IngestRequest, encode_ndjson
 
 NAMES = st.text(min_size=1, max_size=8)
 SCALARS = (
@@ -66,3 +66,18 @@ def test_column_names_are_keys_whatever_they_hold(columns: list[str]) -> None:
     # Names are bound as values, never pasted into the compiled builder.
     row = list(range(len(columns)))
     assert decoded(encode_ndjson(columns, [row])) == [dict(zip(columns, row, strict=True))]
+
+
+@given(tables(), st.integers(min_value=1, max_value=400))
+def test_ndjson_requests_split_into_fitting_parts_that_make_the_whole(
+    table: tuple[list[str], list[list[Any]]], max_bytes: int
+) -> None:
+    columns, rows = table
+    request = IngestRequest.encode("s", columns, rows, "ndjson")
+    assert request.body == encode_ndjson(columns, rows)
+    parts = list(request.fitting(0, len(rows), max_bytes)) if rows else []
+    assert b"".join(body for _, _, body in parts) == request.body
+    assert [(start, stop) for start, stop, _ in parts] == sorted((start, stop) for start, stop, _ in parts)
+    for start, stop, body in parts:
+        assert body == request.part(start, stop) == encode_ndjson(columns, rows[start:stop])
+        assert len(body) <= max_bytes or stop - start == 1

@@ -33,7 +33,6 @@ PASSWORD = "s3cret-pw"
 WORKSPACE = "ws123456"
 PARTITIONS = 2
 MESSAGES = 240
-XFAIL = pytest.mark.xfail(strict=True, reason="issue 15: the connector sends only compact, v1beta2 and X-Api-Key")
 
 # Strings that an NDJSON encoder must escape, and one that looks like the boundary between
 # two encoded rows (a naive split on '},{"id":' would cut a row in two).
@@ -149,8 +148,7 @@ def forms() -> Iterator[Any]:
         for route in ("v1beta1", "v1beta2"):
             for body in ("compact", "ndjson"):
                 form = Form(auth, route, body)
-                new = auth == "authorization" or route == "v1beta1" or body == "ndjson"
-                yield pytest.param(form, id=form.id, marks=[XFAIL] if new else [])
+                yield pytest.param(form, id=form.id)
 
 
 def secret_of(form: Form) -> str:
@@ -223,7 +221,6 @@ def test_every_form_lands_every_row_exactly(kafka: KafkaBroker, unique: str, tmp
         assert secret_of(form) not in connector.log()
 
 
-@pytest.mark.xfail(strict=True, reason="issue 15: no body_format: ndjson yet")
 def test_ndjson_requests_stay_within_max_bytes(kafka: KafkaBroker, unique: str, tmp_path: Path) -> None:
     # A long constant column makes every NDJSON row ~4x its Kafka message: the batcher's
     # estimate (message bytes) is far too low at first, so bodies must be split to stay
@@ -264,8 +261,8 @@ def test_ndjson_requests_stay_within_max_bytes(kafka: KafkaBroker, unique: str, 
 WRONG = [
     pytest.param(Form("basic", "v1beta2", "compact"), id="basic-v1beta2"),
     pytest.param(Form("x-api-key", "v1beta2", "compact"), id="x-api-key-v1beta2"),
-    pytest.param(Form("authorization", "v1beta2", "compact"), id="authorization-v1beta2", marks=[XFAIL]),
-    pytest.param(Form("authorization", "v1beta1", "ndjson"), id="authorization-v1beta1-ndjson", marks=[XFAIL]),
+    pytest.param(Form("authorization", "v1beta2", "compact"), id="authorization-v1beta2"),
+    pytest.param(Form("authorization", "v1beta1", "ndjson"), id="authorization-v1beta1-ndjson"),
 ]
 
 

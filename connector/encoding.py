@@ -49,11 +49,6 @@ def ndjson_body(to_object: RowToObject, rows: Sequence[list[Any]]) -> bytes:
     return b"".join([dumps(to_object(row)) + b"\n" for row in rows])
 
 
-def encode_ndjson(columns: Sequence[str], rows: Sequence[list[Any]]) -> bytes:
-    """The NDJSON body of ``rows`` of ``columns``."""
-    return ndjson_body(_object_builder(tuple(columns)), rows)
-
-
 @cache
 def _object_builder(columns: tuple[str, ...]) -> RowToObject:
     """A function that turns a row of these columns into its object.

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from connector.encoding import IngestRequest, encode_ndjson
+from connector.encoding import IngestRequest, rows_encoder
+
+
+def encode_ndjson(columns: Sequence[str], rows: Sequence[list[Any]]) -> bytes:
+    return rows_encoder("ndjson", columns)(rows)
+
 
 NAMES = st.text(min_size=1, max_size=8)
 SCALARS = (

@@ -289,3 +289,43 @@ def test_a_wrong_secret_in_each_auth_form_is_fatal_with_one_line(
         assert committed_offsets(kafka.bootstrap, group, topic, PARTITIONS) == {}
         (sent,) = {headers_of(r).get("authorization") or headers_of(r).get("x-api-key") for r in emulator.requests()}
         assert sent == next(iter(form.auth_headers().values()))
+
+
+def test_ndjson_rows_timeplus_rejects_are_isolated_and_the_rest_land(
+    kafka: KafkaBroker, unique: str, tmp_path: Path
+) -> None:
+    # `label` is passed through untyped, so only Timeplus can refuse it: the rejected NDJSON
+    # request is bisected (each part NDJSON again) until the bad rows stand alone.
+    form = Form("x-api-key", "v1beta2", "ndjson")
+    count, bad = 400, {37, 38, 250}
+    with started(form, kafka, unique) as (emulator, topic, _):
+        stream = f"labels_{unique}"
+        emulator.create_stream(stream, [("id", "int64"), ("label", "int32")])
+        values = ({"id": i, "label": "not-a-number" if i in bad else i} for i in range(count))
+        produce(kafka.bootstrap, topic, ((i % PARTITIONS, None, json_value(v)) for i, v in enumerate(values)))
+        path = write_config(
+            tmp_path / "c.yaml",
+            bootstrap=kafka.bootstrap,
+            group=f"g-{unique}",
+            url=emulator.url,
+            mappings=f"""
+            - topic: {topic}
+              stream: {stream}
+              on_error: skip
+              columns:
+                id: {{from: value.id, type: int64}}
+                label: value.label
+            """,
+            extra="batch: {max_rows: 100, linger_ms: 100}\n",
+        )
+        path.write_text(path.read_text().replace("timeout_s: 5", "timeout_s: 5" + form.settings(KEY), 1))
+        connector = ConnectorProcess(path, until_caught_up=True, log_path=tmp_path / "run.log")
+        assert connector.wait(120) == 0, connector.log()[-4000:]
+
+        assert sorted(r["id"] for r in emulator.rows(stream)) == sorted(set(range(count)) - bad)
+        ingests = [r for r in emulator.requests() if r.stream == stream]
+        assert {headers_of(r)["content-type"] for r in ingests} == {"application/x-ndjson"}
+        assert sum(r.outcome == "rejected" and r.rows == 0 for r in ingests) >= len(bad)
+        assert committed_offsets(kafka.bootstrap, f"g-{unique}", topic, PARTITIONS) == end_offsets(
+            kafka.bootstrap, topic, PARTITIONS
+        )

@@ -128,8 +128,9 @@ def _timeplus(r: Reader, raw: Any) -> TimeplusConfig | None:
 def _ingest_form(r: Reader, given: Mapping[str, Any]) -> None:
     """Refuse the route, header and body combinations Timeplus refuses (DESIGN.md §4)."""
     proton = not given.get("workspace")  # Proton's /proton/v1/ingest/streams/{stream}
-    if "auth_header" in given and not given.get("api_key"):
-        r.fail("timeplus.auth_header", "says how timeplus.api_key is sent, but no api_key is set")
+    if "auth_header" in given and given.get("username"):
+        # (With no credentials at all it is inert, as an empty ${TIMEPLUS_API_KEY:-} is.)
+        r.fail("timeplus.auth_header", "says how timeplus.api_key is sent; username/password go as HTTP Basic")
     elif given.get("auth_header") == "authorization" and proton:
         r.fail(
             "timeplus.auth_header",

@@ -111,11 +111,17 @@ def test_the_authorization_header_needs_a_workspace() -> None:
     assert KEY not in message
 
 
-@pytest.mark.parametrize("credentials", ["username: u, password: p", "timeout_s: 5"], ids=["basic", "none"])
 @pytest.mark.parametrize("value", ["x-api-key", "authorization"])
-def test_auth_header_needs_an_api_key(credentials: str, value: str) -> None:
-    message = only_problem(problems(f"workspace: ws1, {credentials}, auth_header: {value}"), "timeplus.auth_header")
-    assert "timeplus.api_key" in message
+def test_auth_header_is_for_an_api_key_not_basic(value: str) -> None:
+    found = problems(f"workspace: ws1, username: u, password: p, auth_header: {value}")
+    message = only_problem(found, "timeplus.auth_header")
+    assert "timeplus.api_key" in message and "Basic" in message
+
+
+def test_auth_header_without_credentials_is_inert_like_an_empty_key() -> None:
+    # The README's `api_key: ${TIMEPLUS_API_KEY:-}` with the variable unset: nothing is sent.
+    timeplus = config_with("workspace: ws1, api_key: '${KEY:-}', auth_header: authorization").timeplus
+    assert (timeplus.api_key, timeplus.auth_header) == (None, "authorization")
 
 
 def test_every_problem_is_reported_at_once() -> None:

@@ -10,8 +10,9 @@ then drains that same topic several times, each time with a fresh consumer group
   d  the naive loop of a user: poll one message, POST one row, commit synchronously
      (on at most ``--naive-messages`` messages)
 
-plus the variants asked for (``--workers``, ``--gzip``, ``--metrics``, ``--rows-per-request``, ``--in-flight``) and a
-latency run: messages produced at a fixed rate below capacity while the connector runs.
+plus the variants asked for (``--workers``, ``--gzip``, ``--metrics``, ``--ndjson``,
+``--rows-per-request``, ``--in-flight``) and a latency run: messages produced at a fixed
+rate below capacity while the connector runs.
 The connector reports its own consume-to-ack percentiles when it stops (from the poll
 that read a message to the answer for its row); each message also carries its produce
 time, so the sink measures produce-to-ack as well.
@@ -20,7 +21,7 @@ settings; rates are measured from partition assignment to the last message (or e
 and start-up (process start, group join) is reported apart. Nothing here asserts on
 time: it measures and reports.
 
-    .venv/bin/python -m bench.bench [--messages N] [--repeats R] [--stages a,b,c,d] [--workers W] [--gzip]
+    .venv/bin/python -m bench.bench [--messages N] [--repeats R] [--stages a,b,c,d] [--workers W] [--gzip] [--ndjson]
         [--rows-per-request 1000,5000] [--in-flight 2,8] [--bootstrap HOST:PORT] [--json-out FILE] [--md-out FILE]
 """
 
@@ -347,10 +348,13 @@ def connector_config(
     max_rows: int | None,
     in_flight: int | None = None,
     metrics: bool = False,
+    ndjson: bool = False,
 ) -> Path:
     batch = f"batch: {{max_rows: {max_rows}}}\n" if max_rows else ""
     batch += "http: {listen: '127.0.0.1:0'}\n" if metrics else ""
     requests = f"  max_in_flight: {in_flight}\n" if in_flight else ""
+    # NDJSON goes to the app server's route (Proton's takes compact only); the sink serves both.
+    requests += "  workspace: default\n  body_format: ndjson\n" if ndjson else ""
     path.write_text(
         f"kafka:\n  bootstrap.servers: '{bootstrap}'\n  group.id: '{group}'\n"
         f"timeplus:\n  url: '{url}'\n  gzip: {'true' if gzip else 'false'}\n{requests}"
@@ -449,6 +453,7 @@ def connector_stage(stage: str, args: argparse.Namespace, topic: str, sink: Sink
         max_rows=variant.get("max_rows"),
         in_flight=variant.get("in_flight"),
         metrics=variant.get("metrics", False),
+        ndjson=variant.get("ndjson", False),
     )
     run = ConnectorRun(config, workdir, workers=variant.get("workers", 1), until_caught_up=True)
     ended = run.wait(timeout=max(300.0, args.messages / 10_000))
@@ -711,6 +716,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--gzip", action="store_true", help="also run stage c with gzip request bodies")
     parser.add_argument("--metrics", action="store_true", help="also run stage c serving Prometheus metrics (--http)")
     parser.add_argument(
+        "--ndjson", action="store_true", help="also run stage c with timeplus.body_format: ndjson (app server route)"
+    )
+    parser.add_argument(
         "--rows-per-request", default="", help="also run stage c with each batch.max_rows, e.g. 1000,5000,10000"
     )
     parser.add_argument(
@@ -757,6 +765,8 @@ def stage_table(
         stages["c_gzip"] = connector_variant("c_gzip", gzip=True)
     if args.metrics:
         stages["c_metrics"] = connector_variant("c_metrics", metrics=True)
+    if args.ndjson:
+        stages["c_ndjson"] = connector_variant("c_ndjson", ndjson=True)
     for rows in args.rows_per_request or [None]:
         for in_flight in args.in_flight or [None]:
             name = "c" + (f"_rows{rows}" if rows else "") + (f"_inflight{in_flight}" if in_flight else "")

@@ -1,8 +1,11 @@
 """A cheap local ingest sink for the benchmark: counts rows, finds lost and duplicated ids.
 
 It answers Proton's ingest route (``POST /proton/v1/ingest/streams/{stream}`` →
-``200 {"request_id": ...}``) over HTTP/1.1 keep-alive and does as little as it can, because
-it shares the machine's cores with the broker and the connector under test:
+``200 {"request_id": ...}``, compact bodies) and the app server's
+(``POST /{workspace}/api/v1beta1|v1beta2/streams/{stream}/ingest`` → ``200``, compact or, with
+``Content-Type: application/x-ndjson``, NDJSON with one object per line) over HTTP/1.1
+keep-alive and does as little as it can, because it shares the machine's cores with the
+broker and the connector under test:
 
 * each row's ``id`` column marks one byte of a bitmap, so lost and duplicated messages show;
 * with latency on, each row's ``ts`` column (``YYYY-MM-DD hh:mm:ss.fff`` in UTC, set to the
@@ -19,6 +22,7 @@ from __future__ import annotations
 import argparse
 import calendar
 import gzip
+import re
 import resource
 import threading
 import time
@@ -28,6 +32,7 @@ from typing import Any
 import orjson
 
 INGEST_PREFIX = "/proton/v1/ingest/streams/"
+APP_INGEST = re.compile(r"/[^/]+/api/v1beta[12]/streams/[^/]+/ingest")
 
 
 class Counts:
@@ -119,13 +124,22 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        if self.path.startswith(INGEST_PREFIX):
+        if self.path.startswith(INGEST_PREFIX) or APP_INGEST.fullmatch(self.path):
             if self.headers.get("Content-Encoding") == "gzip":
                 body = gzip.decompress(body)
-            payload = orjson.loads(body)
-            COUNTS.record(payload["columns"], payload["data"], len(body), int(time.time() * 1000))
+            if self.headers.get("Content-Type", "").startswith("application/x-ndjson"):
+                # One object per line (strings escape newlines): a JSON array in one parse.
+                events = orjson.loads(b"[" + b",".join(body.splitlines()) + b"]")
+                columns, data = ["id", "ts"], [[event.get("id"), event.get("ts")] for event in events]
+            else:
+                payload = orjson.loads(body)
+                columns, data = payload["columns"], payload["data"]
+            COUNTS.record(columns, data, len(body), int(time.time() * 1000))
             Handler.request_number += 1
-            self._answer(200, b'{"request_id":"bench-%d"}' % Handler.request_number)
+            if self.path.startswith(INGEST_PREFIX):
+                self._answer(200, b'{"request_id":"bench-%d"}' % Handler.request_number)
+            else:
+                self._answer(200, b"")
         elif self.path == "/_bench/reset":
             options = orjson.loads(body or b"{}")
             COUNTS.reset(int(options.get("expected", 0)), latency=bool(options.get("latency", False)))

@@ -1,18 +1,34 @@
-"""Timeplus's compact ingest body, and the immutable request that carries it to a delivery thread.
+"""Timeplus's ingest bodies, and the immutable request that carries one to a delivery thread.
 
-A body is ``{"columns": [...], "data": [[...], ...]}``. The whole batch is encoded in
-one ``orjson`` call, on the consumer thread (see ``Sender.submit``). Batches are cut
-on an estimate of their encoded size, so a body may still come out over the request
-limit; ``IngestRequest.fitting`` splits such a body in halves until each part fits.
+``timeplus.body_format`` picks the body: compact ``{"columns": [...], "data": [[...], ...]}``
+(the whole batch in one ``orjson`` call) or NDJSON, one ``{"column": value, ...}`` object
+per line. Bodies are encoded on the consumer thread (see ``Sender.submit``). Batches are
+cut on an estimate of their encoded size (which learns from the bodies encoded, whatever
+their format), so a body may still come out over the request limit;
+``IngestRequest.fitting`` splits such a body in halves until each part fits.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import cache, partial
 from typing import Any
 
 import orjson
+
+from connector.config import BodyFormat
+
+#: Encodes rows (all of a batch, or a slice of them) into one complete body.
+RowsEncoder = Callable[[Sequence[list[Any]]], bytes]
+RowToObject = Callable[[Sequence[Any]], dict[str, Any]]
+
+
+def rows_encoder(body_format: BodyFormat, columns: Sequence[str]) -> RowsEncoder:
+    """The encoder of ``columns``' rows into bodies of ``body_format``."""
+    if body_format == "ndjson":
+        return partial(ndjson_body, _object_builder(tuple(columns)))
+    return partial(compact_body, compact_head(columns))
 
 
 def compact_head(columns: Sequence[str]) -> bytes:
@@ -25,29 +41,56 @@ def compact_body(head: bytes, rows: Sequence[list[Any]]) -> bytes:
     return head + orjson.dumps(rows) + b"}"
 
 
+def ndjson_body(to_object: RowToObject, rows: Sequence[list[Any]]) -> bytes:
+    """One object per row (made by ``to_object``), each ending in a newline."""
+    dumps = orjson.dumps
+    # Appending the newline at once lets each small buffer orjson returns be freed and
+    # reused right away: joining the bare encodings with b"\n" ran ~5x slower.
+    return b"".join([dumps(to_object(row)) + b"\n" for row in rows])
+
+
+@cache
+def _object_builder(columns: tuple[str, ...]) -> RowToObject:
+    """A function that turns a row of these columns into its object.
+
+    A dict display compiled for the columns (``{k0: row[0], k1: row[1], ...}``) builds
+    an object in about half the time of ``dict(zip(columns, row))``: a 6-column row
+    encodes in ~0.5 µs of CPU instead of ~0.8. The compiled text holds only generated names and indices; the
+    column names are bound as closure values, never pasted into code. Cached: one per
+    stream's column set.
+    """
+    names = [f"k{i}" for i in range(len(columns))]
+    items = ", ".join(f"{name}: row[{i}]" for i, name in enumerate(names))
+    factory = eval(f"lambda {', '.join(names)}: lambda row: {{{items}}}", {"__builtins__": {}})
+    builder: RowToObject = factory(*columns)
+    return builder
+
+
 # eq=False: requests are told apart by identity (rows are lists, which do not hash).
 @dataclass(frozen=True, slots=True, eq=False)
 class IngestRequest:
     """Rows bound for one stream and their encoded body: what crosses to a delivery thread."""
 
     stream: str
-    head: bytes
+    encoder: RowsEncoder
     rows: tuple[list[Any], ...]
     #: The body of all the rows.
     body: bytes
 
     @classmethod
-    def encode(cls, stream: str, columns: Sequence[str], rows: Sequence[list[Any]]) -> IngestRequest:
+    def encode(
+        cls, stream: str, columns: Sequence[str], rows: Sequence[list[Any]], body_format: BodyFormat = "compact"
+    ) -> IngestRequest:
         """Encode ``rows`` (may raise what orjson raises for a value it cannot encode)."""
-        head = compact_head(columns)
+        encoder = rows_encoder(body_format, columns)
         frozen = tuple(rows)
-        return cls(stream, head, frozen, compact_body(head, frozen))
+        return cls(stream, encoder, frozen, encoder(frozen))
 
     def part(self, start: int, stop: int) -> bytes:
-        """The body of rows start..stop."""
+        """The body of rows start..stop, in the request's body format."""
         if start == 0 and stop == len(self.rows):
             return self.body
-        return compact_body(self.head, self.rows[start:stop])
+        return self.encoder(self.rows[start:stop])
 
     def fitting(self, start: int, stop: int, max_bytes: int) -> Iterator[tuple[int, int, bytes]]:
         """Rows start..stop as (start, stop, body) parts in order, halved until each body fits ``max_bytes``.

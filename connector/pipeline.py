@@ -81,6 +81,7 @@ def build_pipeline(
         max_request_bytes=config.batch.max_bytes,
         workers=config.timeplus.max_in_flight,
         policy=RetryPolicy.from_config(config.timeplus),
+        body_format=config.timeplus.body_format,
         clock=clock,
         metrics=metrics,
     )

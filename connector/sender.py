@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from connector.batching import Batch
-from connector.config import TimeplusConfig
+from connector.config import BodyFormat, TimeplusConfig
 from connector.encoding import IngestRequest
 from connector.errors import ConnectorError, IngestRejected, RetriableError
 from connector.ports import IngestSink, Metrics, NoMetrics
@@ -90,11 +90,13 @@ class Sender:
         max_request_bytes: int,
         workers: int,
         policy: RetryPolicy,
+        body_format: BodyFormat = "compact",
         clock: Callable[[], float] = time.monotonic,
         metrics: Metrics | None = None,
     ) -> None:
         self._sink = sink
         self._metrics = metrics or NoMetrics()
+        self._body_format: BodyFormat = body_format
         self._clock = clock
         self._max_request_bytes = max_request_bytes
         self._policy = policy
@@ -120,7 +122,7 @@ class Sender:
         self._batches[ticket] = batch
         self._in_flight_bytes += batch.memory_bytes
         try:
-            request = IngestRequest.encode(batch.stream, batch.columns, batch.rows)
+            request = IngestRequest.encode(batch.stream, batch.columns, batch.rows, self._body_format)
         except Exception as exc:  # a converter produced a value orjson cannot encode: a bug, not data
             log.exception("ingest into %s: cannot encode the batch", batch.stream)
             self._answers.put(_Answer(ticket, ConnectorError(f"cannot encode a batch: {type(exc).__name__}: {exc}")))

@@ -16,7 +16,7 @@ from urllib.parse import quote
 import orjson
 import requests
 
-from connector.config import TimeplusConfig
+from connector.config import BodyFormat, TimeplusConfig
 from connector.errors import FatalError, IngestRejected, RetriableError
 
 log = logging.getLogger(__name__)
@@ -37,6 +37,11 @@ _UNBUILDABLE = (
     UnicodeEncodeError,  # http.client encodes header values as Latin-1
 )
 
+# The Content-Type per timeplus.body_format. Proton ignores it and reads compact; the app
+# server reads the body it announces. application/json is compact's first type on the
+# ingest page and what Timeplus's SDK sends; application/x-ndjson needs no ?format=.
+CONTENT_TYPES: dict[BodyFormat, str] = {"compact": "application/json", "ndjson": "application/x-ndjson"}
+
 
 class Answer(NamedTuple):
     """An answer to an admin request: its status, body, and Proton's error code and message if it failed."""
@@ -48,7 +53,7 @@ class Answer(NamedTuple):
 
 
 class TimeplusClient:
-    """POSTs compact ingest bodies to one Timeplus endpoint over a keep-alive session."""
+    """POSTs ingest bodies to one Timeplus endpoint over a keep-alive session."""
 
     def __init__(self, config: TimeplusConfig) -> None:
         self._config = config
@@ -58,10 +63,12 @@ class TimeplusClient:
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
         self._timeout = (config.connect_timeout_s, config.timeout_s)
-        headers = {"Content-Type": "application/json"}
+        headers = {"Content-Type": CONTENT_TYPES[config.body_format]}
         if config.gzip:
             headers["Content-Encoding"] = "gzip"
-        if config.api_key:
+        if config.api_key and config.auth_header == "authorization":
+            headers["Authorization"] = f"ApiKey {config.api_key.reveal()}"
+        elif config.api_key:
             headers["X-Api-Key"] = config.api_key.reveal()
         elif config.username:
             password = config.password.reveal() if config.password else ""
@@ -77,14 +84,15 @@ class TimeplusClient:
         self._session.trust_env = False
 
     def ingest_url(self, stream: str) -> str:
-        """Proton's v1 route, or the v1beta2 route of Enterprise/Cloud when a workspace is set."""
+        """Proton's v1 route, or the app server's route of Enterprise/Cloud when a workspace is set."""
         name = quote(stream, safe="")
-        if self._config.workspace:
-            return f"{self._config.url}/{quote(self._config.workspace, safe='')}/api/v1beta2/streams/{name}/ingest"
-        return f"{self._config.url}/proton/v1/ingest/streams/{name}"
+        config = self._config
+        if config.workspace:
+            return f"{config.url}/{quote(config.workspace, safe='')}/api/{config.api_version}/streams/{name}/ingest"
+        return f"{config.url}/proton/v1/ingest/streams/{name}"
 
     def ingest(self, stream: str, body: bytes) -> None:
-        """Send one compact body; return on 2xx, raise a classified ConnectorError otherwise."""
+        """Send one body; return on 2xx, raise a classified ConnectorError otherwise."""
         url = self.ingest_url(stream)
         data = gzip.compress(body, compresslevel=1) if self._config.gzip else body
         try:

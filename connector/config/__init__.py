@@ -6,13 +6,19 @@ Every problem in a file is collected and reported at once, each naming its YAML 
 """
 
 from connector.config.model import (
+    API_VERSIONS,
+    AUTH_HEADERS,
+    BODY_FORMATS,
     FORCED_CONSUMER_PROPS,
     FORMATS,
     MAX_IN_FLIGHT,
     NO_DEFAULT,
     ON_ERROR,
     OWNED_CONSUMER_PROPS,
+    ApiVersion,
+    AuthHeader,
     BatchConfig,
+    BodyFormat,
     ColumnConfig,
     Config,
     HttpConfig,
@@ -27,6 +33,9 @@ from connector.config.validate import DEFAULT_GROUP_ID, load_config, parse_confi
 from connector.errors import ConfigError
 
 __all__ = [
+    "API_VERSIONS",
+    "AUTH_HEADERS",
+    "BODY_FORMATS",
     "DEFAULT_GROUP_ID",
     "FORCED_CONSUMER_PROPS",
     "FORMATS",
@@ -34,7 +43,10 @@ __all__ = [
     "NO_DEFAULT",
     "ON_ERROR",
     "OWNED_CONSUMER_PROPS",
+    "ApiVersion",
+    "AuthHeader",
     "BatchConfig",
+    "BodyFormat",
     "ColumnConfig",
     "Config",
     "ConfigError",

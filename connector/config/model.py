@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from types import MappingProxyType
-from typing import Any, Final, NamedTuple
+from typing import Any, Final, Literal, NamedTuple
 
 from connector.config.topics import subscription_entry
 from connector.types import ColumnType
@@ -67,6 +67,13 @@ FORMATS: Final = ("json", "string", "bytes")
 ON_ERROR: Final = ("dlq", "skip", "fail")
 #: The most ingest requests in flight a config may ask for.
 MAX_IN_FLIGHT: Final = 64
+
+AuthHeader = Literal["x-api-key", "authorization"]
+ApiVersion = Literal["v1beta1", "v1beta2"]
+BodyFormat = Literal["compact", "ndjson"]
+AUTH_HEADERS: Final[tuple[AuthHeader, ...]] = ("x-api-key", "authorization")
+API_VERSIONS: Final[tuple[ApiVersion, ...]] = ("v1beta1", "v1beta2")
+BODY_FORMATS: Final[tuple[BodyFormat, ...]] = ("compact", "ndjson")
 
 
 class OwnedProp(NamedTuple):
@@ -151,9 +158,14 @@ class TimeplusConfig:
     url: str
     """``http(s)://host[:port]`` of Timeplus, without a trailing slash."""
     workspace: str | None = None
-    """Set for Timeplus Enterprise / Cloud: selects ``/{workspace}/api/v1beta2/...``."""
+    """Set for Timeplus Enterprise / Cloud: selects the app server's ``/{workspace}/api/{api_version}/...``."""
+    api_version: ApiVersion = "v1beta2"
+    """The app server's route (with ``workspace``): v1beta2, what current Timeplus serves, or v1beta1."""
     api_key: Secret | None = None
-    """Sent as ``X-Api-Key``."""
+    """Timeplus Cloud's API key, sent in the header ``auth_header`` names."""
+    auth_header: AuthHeader = "x-api-key"
+    """How ``api_key`` is sent: ``X-Api-Key: KEY``, or ``Authorization: ApiKey KEY`` for
+    gateways and tools that pass only standard headers."""
     username: str | None = None
     """HTTP Basic user."""
     password: Secret | None = None
@@ -164,6 +176,9 @@ class TimeplusConfig:
     """Connect timeout of one ingest request."""
     gzip: bool = False
     """Compress request bodies."""
+    body_format: BodyFormat = "compact"
+    """Request bodies: compact ``{"columns", "data"}``, or NDJSON (one object per row; the
+    app server only, with ``workspace``)."""
     max_in_flight: int = 8
     """Ingest requests in flight at once (one delivery thread each). With 1,000-row batches
     the bench measured 127k msg/s at 2, 147k at 4, 197k at 8 and 16

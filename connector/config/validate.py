@@ -14,6 +14,9 @@ from typing import Any
 
 from connector.config.columns import read_mappings
 from connector.config.model import (
+    API_VERSIONS,
+    AUTH_HEADERS,
+    BODY_FORMATS,
     MAX_IN_FLIGHT,
     OWNED_CONSUMER_PROPS,
     BatchConfig,
@@ -95,12 +98,15 @@ def _kafka(r: Reader, raw: Any) -> dict[str, str]:
 def _timeplus(r: Reader, raw: Any) -> TimeplusConfig | None:
     checks = {
         "workspace": r.optional_string,
+        "api_version": lambda p, v: r.choice(p, v, API_VERSIONS),
         "api_key": lambda p, v: r.secret(p, v, header=True),
+        "auth_header": lambda p, v: r.choice(p, v, AUTH_HEADERS),
         "username": r.optional_string,
         "password": r.secret,
         "timeout_s": lambda p, v: r.number(p, v, minimum=0.1),
         "connect_timeout_s": lambda p, v: r.number(p, v, minimum=0.1),
         "gzip": r.boolean,
+        "body_format": lambda p, v: r.choice(p, v, BODY_FORMATS),
         "max_in_flight": lambda p, v: r.integer(p, v, minimum=1, maximum=MAX_IN_FLIGHT),
         "max_retries": lambda p, v: None if v is None else r.integer(p, v, minimum=1),
         "retry_backoff_s": lambda p, v: r.number(p, v, minimum=0.001),
@@ -115,7 +121,26 @@ def _timeplus(r: Reader, raw: Any) -> TimeplusConfig | None:
         r.fail("timeplus", "set either api_key or username/password, not both")
     if given.get("password") and not given.get("username"):
         r.fail("timeplus.password", "set without timeplus.username")
+    _ingest_form(r, given)
     return None if url is None else TimeplusConfig(url=url, **given)
+
+
+def _ingest_form(r: Reader, given: Mapping[str, Any]) -> None:
+    """Refuse the route, header and body combinations Timeplus refuses (DESIGN.md §4)."""
+    proton = not given.get("workspace")  # Proton's /proton/v1/ingest/streams/{stream}
+    if "auth_header" in given and given.get("username"):
+        # (With no credentials at all it is inert, as an empty ${TIMEPLUS_API_KEY:-} is.)
+        r.fail("timeplus.auth_header", "says how timeplus.api_key is sent; username/password go as HTTP Basic")
+    elif given.get("auth_header") == "authorization" and proton:
+        r.fail(
+            "timeplus.auth_header",
+            "'authorization' sends 'Authorization: ApiKey ...', which Proton's v1 route refuses (it takes "
+            "Basic only): set timeplus.workspace for Timeplus Cloud",
+        )
+    if "api_version" in given and proton:
+        r.fail("timeplus.api_version", "applies only with timeplus.workspace (Proton's v1 route has no version)")
+    if given.get("body_format") == "ndjson" and proton:
+        r.fail("timeplus.body_format", "ndjson needs timeplus.workspace: Proton's v1 route reads compact bodies only")
 
 
 def _url(r: Reader, value: Any) -> str | None:

@@ -29,6 +29,7 @@ def test_bench_runs_every_stage_and_loses_nothing(kafka: KafkaBroker, tmp_path: 
         "--naive-messages", str(NAIVE),
         "--workers", "2",
         "--gzip",
+        "--ndjson",
         "--rows-per-request", "500",
         "--in-flight", "1",
         "--latency-rate", str(LATENCY_ROWS),
@@ -40,11 +41,11 @@ def test_bench_runs_every_stage_and_loses_nothing(kafka: KafkaBroker, tmp_path: 
     report = orjson.loads(out.read_bytes())
 
     stages = report["stages"]
-    assert set(stages) == {"a", "b", "c", "d", "c_workers2", "c_gzip", "c_rows500_inflight1"}
+    assert set(stages) == {"a", "b", "c", "d", "c_workers2", "c_gzip", "c_ndjson", "c_rows500_inflight1"}
     assert report["problems"] == []
     for name in ("a", "b"):
         assert stages[name]["messages"] == MESSAGES
-    for name in ("c", "c_workers2", "c_gzip", "c_rows500_inflight1"):
+    for name in ("c", "c_workers2", "c_gzip", "c_ndjson", "c_rows500_inflight1"):
         sink = stages[name]["runs"][0]["sink"]
         assert (sink["rows"], sink["unique"], sink["missing"], sink["duplicates"]) == (MESSAGES, MESSAGES, 0, 0), name
     naive = stages["d"]["runs"][0]["sink"]

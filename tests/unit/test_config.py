@@ -242,8 +242,9 @@ def test_one_error_of_each_kind_all_in_one_report() -> None:
     assert found == [
         "kafka.enable.auto.commit: managed by the connector, which sets it to false "
         "(the connector commits only after Timeplus accepted the rows); remove it",
-        "timeplus.colour: unknown key (expected one of: api_key, connect_timeout_s, gzip, max_in_flight, "
-        "max_retries, password, retry_backoff_max_s, retry_backoff_s, timeout_s, url, username, workspace)",
+        "timeplus.colour: unknown key (expected one of: api_key, api_version, auth_header, body_format, "
+        "connect_timeout_s, gzip, max_in_flight, max_retries, password, retry_backoff_max_s, retry_backoff_s, "
+        "timeout_s, url, username, workspace)",
         "timeplus.url: expected http(s)://host[:port][/path]; this one has no scheme",
         "mappings[0].columns.amount.type: unknown type 'flaot64' (did you mean float64?)",
         "mappings[0].columns.qty.default: 300 is out of range for uint8",

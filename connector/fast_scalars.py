@@ -1,0 +1,375 @@
+"""Scalar columns whose values must stay exact: integers, decimals; and the fast text forms.
+
+Each ``*_converter`` returns a function turning a decoded JSON value into the value
+Timeplus reads for the column, or raising ``ValueError`` with a reason (the mapper adds
+the column and message). ``exact`` says whether floats are the exact values of their
+JSON literals (the message went through ``exact_json``'s check); without it a
+converter that needs a literal raises ``InexactFloat`` when it meets a float, and the
+mapper decodes that message exactly and builds its row again.
+
+* Integers: JSON integers of any size, integer text, whole floats and decimals; out of
+  range is refused, never clamped or wrapped. Values past the 64-bit JSON range go as
+  quoted numbers, which Proton reads for integer columns.
+* Decimals: an exact string with ``S`` fraction digits; more digits after the point
+  than ``S`` or more before it than ``P - S`` are refused, never rounded.
+* uuid, ipv4, ipv6: the common spelling is checked and passed on as it is (≤ 1 µs);
+  other spellings go through the stdlib and are sent in canonical form.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import socket
+from collections.abc import Callable
+from decimal import MAX_EMAX, MIN_EMIN, Context, Decimal, InvalidOperation
+from typing import Any, Final
+
+import orjson
+
+from connector.exact_json import InexactFloat, encode_exact
+from connector.fast_datetimes import NUMBER_TEXT, show
+
+Converter = Callable[[Any], Any]
+
+INT_TEXT: Final = re.compile(r"[+-]?[0-9]+")
+# orjson writes ints in this range; wider int128/int256 values go as quoted numbers.
+JSON_INT_MIN: Final = -(1 << 63)
+JSON_INT_MAX: Final = (1 << 64) - 1
+# Floats up to 2**53 are whole numbers exactly as written, whatever the literal was.
+_EXACT_FLOAT_INT: Final = float(1 << 53)
+_WIDEST: Final = 80  # digits: no integer column holds more (uint256 has 78)
+_CONTEXT: Final = Context(prec=200, Emax=MAX_EMAX, Emin=MIN_EMIN, traps=[InvalidOperation])
+
+
+def utf8(v: bytes) -> str:
+    """Bytes as UTF-8 text; ValueError naming the first bad byte."""
+    try:
+        return v.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(utf8_reason(v, exc)) from None
+
+
+def utf8_reason(v: bytes, exc: UnicodeDecodeError) -> str:
+    """Why ``v`` is not UTF-8, naming the first bad byte and its position."""
+    return f"not valid UTF-8 (byte 0x{v[exc.start]:02x} at position {exc.start}: {exc.reason})"
+
+
+# ---------------------------------------------------------------------------
+# Integers
+
+
+def int_range(name: str) -> tuple[int, int]:
+    """Inclusive range of int8 … int256 / uint8 … uint256."""
+    bits = int(name.lstrip("uint"))
+    if name.startswith("u"):
+        return 0, (1 << bits) - 1
+    return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+
+
+def whole_number(v: Any, name: str, exact: bool) -> int:
+    """The integer a JSON value spells; ValueError if it spells none, InexactFloat if unsure."""
+    kind = type(v)
+    if kind is int:
+        return int(v)
+    if kind is str or kind is bytes:
+        text = (utf8(v) if kind is bytes else v).strip()
+        if INT_TEXT.fullmatch(text):
+            if len(text) > _WIDEST:
+                raise ValueError(f"{show(v)} is out of range for {name}")
+            return int(text)
+        raise ValueError(f"{show(v)} is not a valid {name}")
+    if kind is float:
+        if v - v != 0.0 or not v.is_integer():
+            raise ValueError(f"{show(v)} is not a valid {name}")
+        if not exact and not -_EXACT_FLOAT_INT <= v <= _EXACT_FLOAT_INT:
+            raise InexactFloat
+        return int(v)
+    if kind is Decimal:
+        if v.adjusted() >= _WIDEST:
+            raise ValueError(f"{show(v)} is out of range for {name}")
+        if v != v.to_integral_value(context=_CONTEXT):
+            raise ValueError(f"{show(v)} is not a valid {name}")
+        return int(v)
+    raise ValueError(f"{show(v)} is not a valid {name}")
+
+
+def int_converter(name: str, null: str, exact: bool) -> Converter:
+    """int8 … uint256: the integer, or its quoted text past the 64-bit JSON range."""
+    low, high = int_range(name)
+    fast_low, fast_high = max(low, JSON_INT_MIN), min(high, JSON_INT_MAX)
+
+    def slow(v: Any) -> Any:
+        if v is None:
+            raise ValueError(null)
+        number = whole_number(v, name, exact)
+        if not low <= number <= high:
+            raise ValueError(f"{number if len(str(number)) <= 60 else show(v)} is out of range for {name}")
+        return number if JSON_INT_MIN <= number <= JSON_INT_MAX else str(number)
+
+    def convert(v: Any) -> Any:
+        if type(v) is int and fast_low <= v <= fast_high:
+            return v
+        return slow(v)
+
+    return convert
+
+
+# ---------------------------------------------------------------------------
+# Floats
+
+_FLOAT32_MAX: Final = 3.4028234663852886e38
+
+
+def float_converter(name: str, null: str) -> Converter:
+    """float32 / float64: the nearest float (rounding is what the column does); finite only."""
+    limit = _FLOAT32_MAX if name == "float32" else float("inf")
+
+    def slow(v: Any) -> Any:
+        if v is None:
+            raise ValueError(null)
+        if isinstance(v, bytes):
+            v = utf8(v)
+        number: float
+        if isinstance(v, str) and NUMBER_TEXT.fullmatch(v.strip()):
+            number = float(v)
+        elif type(v) is int or type(v) is float or type(v) is Decimal:
+            try:
+                number = float(v)
+            except OverflowError:
+                raise ValueError(f"{show(v)} is out of range for {name}") from None
+        else:
+            raise ValueError(f"{show(v)} is not a valid {name}")
+        if number != number:
+            raise ValueError(f"{show(v)} is not a valid {name}")
+        if not -limit < number < limit:
+            raise ValueError(f"{show(v)} is out of range for {name}")
+        return number
+
+    def convert(v: Any) -> Any:
+        # ``v - v == 0.0`` is False for NaN and infinities, and cheaper than math.isfinite.
+        if type(v) is float and v - v == 0.0 and -limit < v < limit:
+            return v
+        return slow(v)
+
+    return convert
+
+
+# ---------------------------------------------------------------------------
+# Decimals
+
+
+def decimal_converter(type_name: str, precision: int, scale: int, null: str, exact: bool) -> Converter:
+    """decimal(P, S): the exact number as a string with S fraction digits."""
+    before = precision - scale
+    step = Decimal(1).scaleb(-scale)
+    zeros = "0" * scale
+    point_zeros = "." + zeros if scale else ""
+
+    def fixed(text: str) -> str | None:
+        """``[-]digits[.digits]`` within P and S, as its output; None for anything else."""
+        point = text.find(".")
+        whole, fraction = (text, "") if point < 0 else (text[:point], text[point + 1 :])
+        digits = whole[1:] if whole[:1] == "-" else whole
+        if not (digits.isdigit() and digits.isascii() and len(fraction) <= scale):
+            return None
+        if fraction and not (fraction.isdigit() and fraction.isascii()):
+            return None
+        if (
+            len(digits) > before
+            or (len(digits) > 1 and digits[0] == "0")
+            or (not digits.strip("0") and not fraction.strip("0"))
+        ):
+            return None  # too long, leading zeros, or zero (whose sign goes): the slow path decides
+        if not fraction:
+            return whole + point_zeros
+        return whole + "." + fraction + zeros[len(fraction) :]
+
+    def slow(v: Any) -> str:
+        if v is None:
+            raise ValueError(null)
+        if isinstance(v, bytes):
+            v = utf8(v)
+        kind = type(v)
+        if kind is int:
+            number = Decimal(v)
+        elif kind is float and v - v == 0.0:
+            if not exact:
+                raise InexactFloat
+            number = Decimal(repr(v))
+        elif kind is Decimal:
+            number = v
+        elif kind is str and NUMBER_TEXT.fullmatch(v.strip()):
+            number = Decimal(v.strip())
+        else:
+            raise ValueError(f"{show(v)} is not a valid {type_name}")
+        if not number.is_zero() and number.adjusted() >= before:
+            raise ValueError(
+                f"{show(v)} is out of range for {type_name}: more than {before} digits before the decimal point"
+            )
+        try:
+            cut = number.quantize(step, context=_CONTEXT)
+        except InvalidOperation:
+            cut = None
+        if cut is None or cut != number:
+            raise ValueError(f"{show(v)} has more than {scale} digits after the decimal point for {type_name}")
+        return format(cut.copy_abs() if cut.is_zero() else cut, "f")
+
+    def convert(v: Any) -> Any:
+        kind = type(v)
+        if kind is float and exact:
+            text = repr(v)
+            if len(text) < 18 and "e" not in text:
+                # repr always has a point: '12.5', '3.0'.
+                found = fixed(text[:-2] if text[-2:] == ".0" else text)
+                if found is not None:
+                    return found
+        elif kind is str:
+            found = fixed(v)
+            if found is not None:
+                return found
+        elif kind is int and -(10**before) < v < 10**before and v:
+            return str(v) + point_zeros
+        return slow(v)
+
+    return convert
+
+
+# ---------------------------------------------------------------------------
+# uuid, ipv4, ipv6
+
+_UUID_CANONICAL: Final = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_UUID_TEXT: Final = re.compile(
+    r"([0-9a-fA-F]{8})-?([0-9a-fA-F]{4})-?([0-9a-fA-F]{4})-?([0-9a-fA-F]{4})-?([0-9a-fA-F]{12})"
+)
+
+
+def uuid_converter(null: str) -> Converter:
+    """uuid: 36-character lower-case text (also read: upper case, no dashes, braces-free)."""
+    canonical = _UUID_CANONICAL.fullmatch
+
+    def slow(v: Any) -> str:
+        if isinstance(v, bytes):
+            v = utf8(v)
+        if isinstance(v, str):
+            match = _UUID_TEXT.fullmatch(v.strip())
+            if match is not None:
+                return "-".join(match.groups()).lower()
+        if v is None:
+            raise ValueError(null)
+        raise ValueError(f"{show(v)} is not a valid uuid")
+
+    def convert(v: Any) -> Any:
+        if type(v) is str and canonical(v) is not None:
+            return v
+        return slow(v)
+
+    return convert
+
+
+def ip_converter(name: str, null: str) -> Converter:
+    """ipv4 / ipv6: dotted quads and IPv6 text; an IPv4 address in ipv6 is IPv4-mapped."""
+    v6 = name == "ipv6"
+    family = socket.AF_INET6 if v6 else socket.AF_INET
+    pton, ntop = socket.inet_pton, socket.inet_ntop
+
+    def parse(v: Any) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+        if type(v) is int and 0 <= v < (1 << (128 if v6 else 32)):
+            return ipaddress.IPv6Address(v) if v6 else ipaddress.IPv4Address(v)
+        if not isinstance(v, str) or "%" in v:  # no scoped addresses: Proton has no scope
+            raise ValueError
+        if not v6:
+            return ipaddress.IPv4Address(v)
+        try:
+            return ipaddress.IPv6Address(v)
+        except ValueError:
+            return ipaddress.IPv6Address(f"::ffff:{ipaddress.IPv4Address(v)}")
+
+    def slow(v: Any) -> str:
+        if v is None:
+            raise ValueError(null)
+        if isinstance(v, bytes):
+            v = utf8(v)
+        try:
+            return str(parse(v.strip() if isinstance(v, str) else v))
+        except ValueError:
+            raise ValueError(f"{show(v)} is not a valid {name}") from None
+
+    def convert(v: Any) -> Any:
+        if type(v) is str and v.isascii():
+            try:
+                packed = pton(family, v)
+            except OSError:
+                return slow(v)
+            # inet_pton reads dotted quads without leading zeros, as ipaddress does; the
+            # text is then already canonical. IPv6 is sent in inet_ntop's RFC 5952 form.
+            return ntop(family, packed) if v6 else v
+        return slow(v)
+
+    return convert
+
+
+# ---------------------------------------------------------------------------
+# Text
+
+
+def _holds_float(v: Any) -> bool:
+    if type(v) is float:
+        return True
+    if type(v) is dict:
+        return any(_holds_float(x) for x in v.values())
+    if type(v) is list:
+        return any(_holds_float(x) for x in v)
+    return False
+
+
+def text_of(v: Any, type_name: str, null: str, exact: bool) -> str:
+    """Any JSON value as the text a string column stores: its JSON spelling for non-strings.
+
+    Numbers keep the digits of their literal (an int of any size, a Decimal as written).
+    """
+    if isinstance(v, str):
+        return v
+    if v is None:
+        raise ValueError(null)
+    if isinstance(v, bytes):
+        return utf8(v)
+    kind = type(v)
+    if kind is int:
+        return str(v)
+    if kind is Decimal:
+        return str(v)
+    if kind is float and v - v != 0.0:
+        raise ValueError(f"{show(v)} is not a valid {type_name}")
+    if not exact and _holds_float(v):
+        raise InexactFloat
+    try:
+        return encode_exact(v).decode()
+    except (orjson.JSONEncodeError, TypeError) as exc:
+        raise ValueError(f"{show(v)} cannot be written as {type_name}: {exc}") from None
+
+
+def string_converter(type_name: str, null: str, exact: bool) -> Converter:
+    """string: text as it is; other JSON values as their JSON text."""
+
+    def convert(v: Any) -> Any:
+        if type(v) is str:
+            return v
+        return text_of(v, type_name, null, exact)
+
+    return convert
+
+
+def fixed_string_converter(type_name: str, length: int, null: str, exact: bool) -> Converter:
+    """fixed_string(N): text of at most N UTF-8 bytes."""
+
+    def convert(v: Any) -> Any:
+        text = v if type(v) is str else text_of(v, type_name, null, exact)
+        if len(text) <= length and text.isascii():
+            return text
+        size = len(text.encode("utf-8", "surrogatepass"))
+        if size > length:
+            raise ValueError(f"{show(text)} is too long for {type_name}: {size} bytes")
+        return text
+
+    return convert

@@ -1,0 +1,149 @@
+"""Issue 10, "Wrong today": one test per bullet, each through the real decode path.
+
+Every test feeds the raw bytes of a Kafka message to a Mapper built from YAML, so the
+value goes through the JSON decoder and the converter as it does in the connector; none
+hands a Python int straight to a converter.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from connector import cli
+from connector.errors import DataError
+from tests.unit.test_mapping import mapper, message
+
+
+def row(columns: str, raw: bytes) -> list[Any]:
+    """The row a mapping with these columns builds from a message with this raw value."""
+    return mapper(columns).row(message(raw=raw))
+
+
+def refused(columns: str, raw: bytes) -> DataError:
+    with pytest.raises(DataError) as caught:
+        row(columns, raw)
+    return caught.value
+
+
+# -- integers past 64 bits and long decimals --------------------------------------
+
+INT128_MAX = (1 << 127) - 1
+
+
+@pytest.mark.xfail(strict=True, reason="issue 10: orjson reads int128's maximum as a float")
+def test_int128_maximum_is_kept_exact() -> None:
+    assert row("n: {from: value.n, type: int128}", b'{"n": %d}' % INT128_MAX) == [str(INT128_MAX)]
+
+
+@pytest.mark.xfail(strict=True, reason="issue 10: a uint256 literal is rounded through a float")
+def test_uint256_literal_is_kept_exact() -> None:
+    literal = 123456789012345678901234567890
+    assert row("n: {from: value.n, type: uint256}", b'{"n": %d}' % literal) == [str(literal)]
+
+
+@pytest.mark.xfail(strict=True, reason="issue 10: one below int64's minimum is clamped to the minimum")
+def test_int64_one_below_minimum_is_refused() -> None:
+    error = refused("n: {from: value.n, type: int64}", b'{"n": -9223372036854775809}')
+    assert error.column == "n"
+    assert "out of range for int64" in error.reason
+
+
+@pytest.mark.xfail(strict=True, reason="issue 10: decimals are built from the float's text")
+def test_decimal_38_keeps_every_digit() -> None:
+    value = row("d: {from: value.d, type: 'decimal(38, 2)'}", b'{"d": 123456789012345678901234567.89}')
+    assert value == ["123456789012345678901234567.89"]
+
+
+@pytest.mark.xfail(strict=True, reason="issue 10: 20 fraction digits come back as a float's 17")
+def test_decimal_with_long_fraction_keeps_every_digit() -> None:
+    value = row("d: {from: value.d, type: 'decimal(38, 20)'}", b'{"d": 0.12345678901234567891}')
+    assert value == ["0.12345678901234567891"]
+
+
+@pytest.mark.xfail(strict=True, reason="issue 10: untyped values past 64 bits become floats")
+def test_untyped_integer_past_64_bits_is_passed_on_exact() -> None:
+    literal = 123456789012345678901234567890
+    [value] = row("n: value.n", b'{"n": %d}' % literal)
+    assert type(value) is int
+    assert value == literal
+
+
+# -- one value crashes the connector ----------------------------------------------------
+
+
+@pytest.mark.xfail(strict=True, reason="issue 10: decimal.Overflow escapes the converter")
+@pytest.mark.parametrize(
+    "column",
+    [
+        "t: {from: value.x, type: 'datetime64(3)', unit: ms}",
+        "t: {from: value.x, type: date, unit: s}",
+        "t: {from: value.x, type: date32, unit: s}",
+    ],
+)
+@pytest.mark.parametrize("text", ["1e999999", "-1e999999"])
+def test_huge_exponent_is_a_data_error(column: str, text: str) -> None:
+    error = refused(column, b'{"x": "%s"}' % text.encode())
+    assert error.column == "t"
+    assert "out of range" in error.reason
+
+
+# -- an untyped constant past 64 bits ------------------------------------------------------
+
+
+@pytest.mark.xfail(strict=True, reason="issue 10: check passes and the first batch then fails to encode")
+def test_check_refuses_an_untyped_constant_past_64_bits(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        """
+kafka: {bootstrap.servers: localhost:9092}
+timeplus: {url: http://localhost:3218}
+mappings:
+  - topic: t
+    stream: s
+    columns:
+      big: {value: 123456789012345678901234567890}
+"""
+    )
+    assert cli.main(["check", "-c", str(config)]) == cli.EXIT_CONFIG
+    assert "mappings[0].columns.big.value" in capsys.readouterr().err
+
+
+# -- zoned datetimes at a daylight-saving fall-back ----------------------------------------
+
+
+@pytest.mark.xfail(strict=True, reason="issue 10: wall-clock text in the column's zone repeats at fall-back")
+def test_zoned_datetime_keeps_both_instants_of_a_repeated_hour() -> None:
+    columns = "t: {from: value.t, type: \"datetime64(3, 'America/New_York')\"}"
+    # 01:30 EDT and 01:30 EST on 2024-11-03: one hour apart.
+    [first] = row(columns, b'{"t": "2024-11-03T05:30:00Z"}')
+    [second] = row(columns, b'{"t": "2024-11-03T06:30:00Z"}')
+    assert first != second
+    # Each is sent as text that names its instant on its own, whatever zone reads it.
+    assert datetime.fromisoformat(first) == datetime(2024, 11, 3, 5, 30, tzinfo=UTC)
+    assert datetime.fromisoformat(second) == datetime(2024, 11, 3, 6, 30, tzinfo=UTC)
+
+
+# -- datetime64(9) and its 64-bit nanoseconds ---------------------------------------------
+
+
+@pytest.mark.xfail(strict=True, reason="issue 10: datetime64(9) accepts instants past 2262-04-11 23:47:16.854775807")
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"t": "2262-04-11T23:47:16.854775808Z"}',
+        b'{"t": "2299-12-31 23:59:59"}',
+        b'{"t": 9223372036854775808}',
+    ],
+)
+def test_datetime64_9_ends_where_its_nanoseconds_do(raw: bytes) -> None:
+    error = refused("t: {from: value.t, type: 'datetime64(9)', unit: ns}", raw)
+    assert "out of range for datetime64(9)" in error.reason
+
+
+def test_datetime64_9_last_instant_is_accepted() -> None:
+    [value] = row("t: {from: value.t, type: 'datetime64(9)'}", b'{"t": "2262-04-11T23:47:16.854775807Z"}')
+    assert value.startswith("2262-04-11") and "23:47:16.854775807" in value

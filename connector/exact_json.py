@@ -3,25 +3,32 @@
 orjson (3.13) turns an integer literal outside the 64-bit range into a float, rounds a
 literal with more significant digits than a double holds, reads ``1e-400`` as ``0.0``
 and refuses ``1e400``. A column of type ``int128``, ``uint256`` or ``decimal(38, s)``
-would then receive a rounded number with no error. So:
+would then receive a rounded number with no error. Only floats can be wrong: strings,
+booleans and 64-bit integers come out of orjson exactly. So a converter that needs
+the digits of a literal knows, from ``Floats``, how far the floats it receives can be
+trusted, and raises ``InexactFloat`` when it cannot; the mapper then decodes that one
+message with ``decode_exact`` and builds its row again:
 
-* ``decode_json`` looks at the raw bytes first (``might_lose_digits``, a ``translate``
-  and a few substring searches, ~0.3 µs on a 250-byte event). When no number literal
-  could be altered, orjson decodes the value, as before.
-* Otherwise the stdlib decoder reads it: integers are Python ints of any size, and a
-  decimal literal that a float cannot give back exactly becomes a ``Decimal`` holding
-  the literal; every other literal is the same float orjson would return. The result is
-  the same Python value for the same literal whichever path decoded it.
+* ``Floats.UNCHECKED``: straight from orjson; the common case when a mapping's columns
+  rarely need a float's digits (int64, datetimes, strings): no cost until one does.
+* ``Floats.CHECKED``: orjson, after ``might_lose_digits`` found no literal of 16 or more
+  digits (one ``translate`` and one search, ~0.2 µs on a 250-byte event). A float is
+  then its literal unless it underflowed (``|f| < 1e-300``). Mappings with decimal
+  columns, whose values are mostly JSON numbers, check every message this way.
+* ``Floats.EXACT``: from ``decode_exact`` (the stdlib decoder): integers are ints of any
+  size and a literal a float cannot give back exactly is a ``Decimal``; every other
+  literal is the same float orjson returns, so one literal is one value on every path.
 
 Values of untyped and ``json`` columns go into the payload as they were decoded;
-``encode_exact`` writes the ints beyond 64 bits and the ``Decimal`` literals that
-orjson cannot write as the number literal they came from (``orjson.Fragment``).
+``encode_exact`` writes the ints beyond 64 bits and the ``Decimal`` literals, which
+orjson cannot write, as the number literals they came from (``orjson.Fragment``).
 """
 
 from __future__ import annotations
 
 import json
 from decimal import Decimal
+from enum import IntEnum
 from typing import Any, Final
 
 import orjson
@@ -31,6 +38,8 @@ from connector.errors import DataError
 # Digits, the point and the exponent letter: a number literal is a run of these.
 _RUN_TABLE: Final = bytes(48 if chr(c) in "0123456789.eE" else 32 for c in range(256))
 _DIGITS_OR_POINT: Final = frozenset(b"0123456789.")
+# What may follow a number literal in JSON (a uuid's 'e-4123' is followed by '-').
+_AFTER_NUMBER: Final = frozenset(b",]} \t\r\n")
 # A double holds 15 significant decimal digits exactly; a run of 17 characters is the
 # shortest that can hold 16 digits and a point (or a 17-digit integer).
 _LONG_RUN: Final = b"0" * 17
@@ -40,6 +49,24 @@ _UINT64_MAX: Final = (1 << 64) - 1
 _SMALLEST_SAFE_EXPONENT: Final = 300
 
 
+class Floats(IntEnum):
+    """How far the floats of a decoded value are the exact values of their JSON literals."""
+
+    UNCHECKED = 0
+    CHECKED = 1
+    EXACT = 2
+
+
+#: Below this a float may have underflowed from a literal such as 1e-400 (also to 0.0).
+TINY: Final = 1e-300
+
+
+def check_literal(v: float, floats: Floats) -> None:
+    """Raise InexactFloat unless ``v`` is surely the value of its JSON literal."""
+    if floats is not Floats.EXACT and (floats is Floats.UNCHECKED or -TINY < v < TINY):
+        raise InexactFloat
+
+
 class InexactFloat(Exception):
     """A converter met a float whose JSON literal it needs: decode the message exactly, build again.
 
@@ -47,9 +74,12 @@ class InexactFloat(Exception):
     """
 
 
-def might_lose_digits(raw: bytes) -> bool:
+def might_lose_digits(raw: bytes, *, tiny: bool = False) -> bool:
     """True when a number literal in ``raw`` might not come back exact from orjson.
 
+    Without ``tiny``, literals that underflow (``1e-400``) are not looked for: the
+    converters that need digits refuse to trust floats that small (``check_literal``).
+    With it, they are, for values passed on without a converter (untyped, ``json``).
     False positives (a long digit run inside a string, say) only cost the slower exact
     decoder; a false negative would be a silently altered number, so every check errs
     on the side of True.
@@ -57,7 +87,7 @@ def might_lose_digits(raw: bytes) -> bool:
     runs = raw.translate(_RUN_TABLE)
     if _LONG_RUN in runs and _has_long_literal(raw, runs):
         return True
-    return (b"e-" in raw or b"E-" in raw) and _has_tiny_exponent(raw)
+    return tiny and (b"e-" in raw or b"E-" in raw) and _has_tiny_exponent(raw)
 
 
 def _has_long_literal(raw: bytes, runs: bytes) -> bool:
@@ -120,8 +150,8 @@ _EXACT: Final = json.JSONDecoder(parse_float=_exact_float, parse_constant=_refus
 
 
 def decode_json(raw: bytes) -> Any:
-    """Decode JSON bytes with every number literal exact; raise DataError."""
-    if not might_lose_digits(raw):
+    """Decode JSON bytes with every number literal exact (as ``Floats.EXACT``); raise DataError."""
+    if not might_lose_digits(raw, tiny=True):
         try:
             return orjson.loads(raw)
         except orjson.JSONDecodeError as exc:

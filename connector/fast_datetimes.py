@@ -31,7 +31,7 @@ from decimal import MAX_EMAX, MIN_EMIN, ROUND_FLOOR, Context, Decimal, InvalidOp
 from typing import Any, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from connector.exact_json import InexactFloat
+from connector.exact_json import Floats, check_literal
 
 Converter = Callable[[Any], Any]
 
@@ -173,17 +173,17 @@ def epoch_number(v: Any, unit: str | None, type_name: str) -> tuple[int, int]:
         raise BadInstant(f"{show(v)} is out of range for {type_name}")
     # Exact: precision enough for every digit of the literal, so nothing is rounded
     # before the floor to whole nanoseconds.
-    exact = Context(prec=len(number.as_tuple().digits) + 40, Emax=MAX_EMAX, Emin=MIN_EMIN, traps=[InvalidOperation])
+    context = Context(prec=len(number.as_tuple().digits) + 40, Emax=MAX_EMAX, Emin=MIN_EMIN, traps=[InvalidOperation])
     unit_digits = len(str(per_second)) - 1
-    floored = number.scaleb(-unit_digits, exact).quantize(_NANO, rounding=ROUND_FLOOR, context=exact)
-    return divmod(int(floored.scaleb(9, exact)), NANOS)
+    floored = number.scaleb(-unit_digits, context).quantize(_NANO, rounding=ROUND_FLOOR, context=context)
+    return divmod(int(floored.scaleb(9, context)), NANOS)
 
 
-def instant(v: Any, unit: str | None, zone: ZoneInfo | None, type_name: str, exact: bool) -> tuple[int, int]:
+def instant(v: Any, unit: str | None, zone: ZoneInfo | None, type_name: str, floats: Floats) -> tuple[int, int]:
     """Any accepted value of a date/time column as (seconds, nanoseconds); BadInstant if none.
 
-    ``exact`` says floats are the exact values of their JSON literals; without it a
-    float epoch raises InexactFloat, so that the caller decodes the message exactly.
+    A float epoch whose literal ``floats`` cannot vouch for raises InexactFloat, so that
+    the caller decodes the message exactly.
     """
     if isinstance(v, bytes):
         v = v.decode("utf-8")
@@ -198,8 +198,7 @@ def instant(v: Any, unit: str | None, zone: ZoneInfo | None, type_name: str, exa
     if kind is float:
         if v - v != 0.0:
             raise BadInstant(f"{show(v)} is not a valid {type_name}")
-        if not exact:
-            raise InexactFloat
+        check_literal(v, floats)
         return epoch_number(v, unit, type_name)
     if isinstance(v, datetime):
         if v.tzinfo is None:
@@ -263,7 +262,7 @@ def bounds_text(name: str, precision: int) -> str:
 
 
 def datetime_converter(
-    name: str, precision: int, tz: str | None, unit: str | None, null: str, exact: bool
+    name: str, precision: int, tz: str | None, unit: str | None, null: str, floats: Floats
 ) -> Converter:
     """A converter for datetime / datetime64(p[, tz]) columns: to ``YYYY-MM-DD hh:mm:ss[.f]Z``."""
     zone = column_zone(tz)
@@ -275,7 +274,11 @@ def datetime_converter(
     first_second, last_second = -(-low // NANOS), (high - NANOS + step) // NANOS
     pad = "0" * precision
     zero_fraction = f".{pad}Z" if precision else "Z"
-    cache: dict[str, str] = {}
+    width = precision + 1 if precision else -1  # '.' and the digits the column keeps
+    # The UTC 'YYYY-MM-DD hh:mm:ss' of whole-second texts already met, by their zone form.
+    utc_heads: dict[str, str] = {}
+    offset_heads: dict[str, str] = {}
+    wall_heads: dict[str, str] = {}
 
     def render(seconds: int, nanos: int) -> str:
         total = seconds * NANOS + nanos
@@ -291,7 +294,7 @@ def datetime_converter(
         if v is None:
             raise ValueError(null)
         try:
-            seconds, nanos = instant(v, unit, zone, type_name, exact)
+            seconds, nanos = instant(v, unit, zone, type_name, floats)
             return render(seconds, nanos)
         except BadInstant as exc:
             reason = str(exc)
@@ -299,40 +302,47 @@ def datetime_converter(
         except UnicodeDecodeError:
             raise ValueError(f"{show(v)} is not valid UTF-8") from None
 
-    def whole_second(key: str) -> str | None:
-        """The UTC text of ``YYYY-MM-DD(T| )hh:mm:ss`` plus a zone suffix, cached; None if not one."""
+    def whole_second(head: str, zone_text: str, into: dict[str, str], key: str) -> str | None:
+        """The UTC text of ``YYYY-MM-DD(T| )hh:mm:ss`` + zone, cached under ``key``; None if not one."""
         try:
-            seconds, _ = parse_iso(key, zone)
+            seconds, _ = parse_iso(head + zone_text, zone)
         except BadInstant:
             return None
         if not first_second <= seconds <= last_second:
             return None
-        if len(cache) > _CACHE_LIMIT:
-            cache.clear()
-        text = cache[key] = second_text(seconds)
+        if len(into) > _CACHE_LIMIT:
+            into.clear()
+        text = into[key] = second_text(seconds)
         return text
 
+    def tail(head: str, fraction: str) -> str | None:
+        """``head`` plus ``fraction`` ('' or '.' and 1-9 digits) cut to the precision, and 'Z'."""
+        if len(fraction) == width and fraction[0] == "." and fraction.isascii() and fraction[1:].isdigit():
+            return head + fraction + "Z"  # the common case: as many digits as the column keeps
+        if not fraction:
+            return head + zero_fraction
+        if fraction[0] == "." and len(fraction) <= 10 and fraction.isascii() and fraction[1:].isdigit():
+            return head + (fraction + pad)[:width] + "Z" if precision else head + "Z"
+        return None
+
     def convert(v: Any) -> Any:
-        if type(v) is str:
-            size = len(v)
-            if size >= 19:
-                # Split 'YYYY-MM-DDThh:mm:ss' + '.fff' + 'Z' / '+hh:mm' / ''.
-                if v[-1] == "Z":
-                    end = size - 1
-                elif v[-3] == ":" and (v[-6] == "+" or v[-6] == "-"):
-                    end = size - 6
-                else:
-                    end = size
-                key = v[:19] + v[end:] if end != size else v[:19]
-                head = cache.get(key) or whole_second(key)
-                if head is not None:
-                    if end == 19:
-                        return head + zero_fraction
-                    digits = v[20:end]
-                    if v[19] == "." and 0 < len(digits) <= 9 and digits.isdigit() and digits.isascii():
-                        if not precision:
-                            return head + "Z"
-                        return head + "." + (digits + pad)[:precision] + "Z"
+        # 'YYYY-MM-DDThh:mm:ss' (or ' ') + '.fff' + 'Z' / '+hh:mm' / '' (wall time in the zone).
+        if type(v) is str and len(v) >= 19:
+            second = v[:19]
+            if v[-1] == "Z":
+                head = utc_heads.get(second) or whole_second(second, "Z", utc_heads, second)
+                fraction = v[19:-1]
+            elif v[-3] == ":" and (v[-6] == "+" or v[-6] == "-"):
+                key = second + v[-6:]
+                head = offset_heads.get(key) or whole_second(second, v[-6:], offset_heads, key)
+                fraction = v[19:-6]
+            else:
+                head = wall_heads.get(second) or whole_second(second, "", wall_heads, second)
+                fraction = v[19:]
+            if head is not None:
+                found = tail(head, fraction)
+                if found is not None:
+                    return found
         return slow(v)
 
     if unit is None:
@@ -370,7 +380,7 @@ def _with_fast_epoch(convert: Converter, unit: str, precision: int, first: int, 
     return scaled
 
 
-def date_converter(name: str, unit: str | None, null: str, exact: bool) -> Converter:
+def date_converter(name: str, unit: str | None, null: str, floats: Floats) -> Converter:
     """A converter for date / date32 columns: to ``YYYY-MM-DD``."""
     low, high = instant_range(name, 0)
     low_day, high_day = low // NANOS // DAY, high // NANOS // DAY
@@ -381,7 +391,7 @@ def date_converter(name: str, unit: str | None, null: str, exact: bool) -> Conve
         if v is None:
             raise ValueError(null)
         try:
-            seconds, _ = instant(v, unit, None, name, exact)
+            seconds, _ = instant(v, unit, None, name, floats)
         except BadInstant as exc:
             raise ValueError(str(exc)) from None
         except UnicodeDecodeError:

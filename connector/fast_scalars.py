@@ -2,10 +2,10 @@
 
 Each ``*_converter`` returns a function turning a decoded JSON value into the value
 Timeplus reads for the column, or raising ``ValueError`` with a reason (the mapper adds
-the column and message). ``exact`` says whether floats are the exact values of their
-JSON literals (the message went through ``exact_json``'s check); without it a
-converter that needs a literal raises ``InexactFloat`` when it meets a float, and the
-mapper decodes that message exactly and builds its row again.
+the column and message). ``floats`` (``exact_json.Floats``) says how far floats are the
+exact values of their JSON literals; a converter that needs the literal of a float it
+cannot trust raises ``InexactFloat``, and the mapper decodes that message exactly and
+builds its row again.
 
 * Integers: JSON integers of any size, integer text, whole floats and decimals; out of
   range is refused, never clamped or wrapped. Values past the 64-bit JSON range go as
@@ -27,7 +27,7 @@ from typing import Any, Final
 
 import orjson
 
-from connector.exact_json import InexactFloat, encode_exact
+from connector.exact_json import TINY, Floats, InexactFloat, check_literal, encode_exact
 from connector.fast_datetimes import NUMBER_TEXT, show
 
 Converter = Callable[[Any], Any]
@@ -67,7 +67,7 @@ def int_range(name: str) -> tuple[int, int]:
     return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
 
 
-def whole_number(v: Any, name: str, exact: bool) -> int:
+def whole_number(v: Any, name: str, floats: Floats) -> int:
     """The integer a JSON value spells; ValueError if it spells none, InexactFloat if unsure."""
     kind = type(v)
     if kind is int:
@@ -82,8 +82,8 @@ def whole_number(v: Any, name: str, exact: bool) -> int:
     if kind is float:
         if v - v != 0.0 or not v.is_integer():
             raise ValueError(f"{show(v)} is not a valid {name}")
-        if not exact and not -_EXACT_FLOAT_INT <= v <= _EXACT_FLOAT_INT:
-            raise InexactFloat
+        if not -_EXACT_FLOAT_INT <= v <= _EXACT_FLOAT_INT:
+            check_literal(v, floats)
         return int(v)
     if kind is Decimal:
         if v.adjusted() >= _WIDEST:
@@ -94,7 +94,7 @@ def whole_number(v: Any, name: str, exact: bool) -> int:
     raise ValueError(f"{show(v)} is not a valid {name}")
 
 
-def int_converter(name: str, null: str, exact: bool) -> Converter:
+def int_converter(name: str, null: str, floats: Floats) -> Converter:
     """int8 … uint256: the integer, or its quoted text past the 64-bit JSON range."""
     low, high = int_range(name)
     fast_low, fast_high = max(low, JSON_INT_MIN), min(high, JSON_INT_MAX)
@@ -102,7 +102,7 @@ def int_converter(name: str, null: str, exact: bool) -> Converter:
     def slow(v: Any) -> Any:
         if v is None:
             raise ValueError(null)
-        number = whole_number(v, name, exact)
+        number = whole_number(v, name, floats)
         if not low <= number <= high:
             raise ValueError(f"{number if len(str(number)) <= 60 else show(v)} is out of range for {name}")
         return number if JSON_INT_MIN <= number <= JSON_INT_MAX else str(number)
@@ -159,12 +159,13 @@ def float_converter(name: str, null: str) -> Converter:
 # Decimals
 
 
-def decimal_converter(type_name: str, precision: int, scale: int, null: str, exact: bool) -> Converter:
+def decimal_converter(type_name: str, precision: int, scale: int, null: str, floats: Floats) -> Converter:
     """decimal(P, S): the exact number as a string with S fraction digits."""
     before = precision - scale
     step = Decimal(1).scaleb(-scale)
     zeros = "0" * scale
     point_zeros = "." + zeros if scale else ""
+    trusted = floats is not Floats.UNCHECKED
 
     def fixed(text: str) -> str | None:
         """``[-]digits[.digits]`` within P and S, as its output; None for anything else."""
@@ -194,8 +195,7 @@ def decimal_converter(type_name: str, precision: int, scale: int, null: str, exa
         if kind is int:
             number = Decimal(v)
         elif kind is float and v - v == 0.0:
-            if not exact:
-                raise InexactFloat
+            check_literal(v, floats)
             number = Decimal(repr(v))
         elif kind is Decimal:
             number = v
@@ -215,15 +215,26 @@ def decimal_converter(type_name: str, precision: int, scale: int, null: str, exa
             raise ValueError(f"{show(v)} has more than {scale} digits after the decimal point for {type_name}")
         return format(cut.copy_abs() if cut.is_zero() else cut, "f")
 
+    # Up to 15 digits, the float nearest a decimal text gives back that text: two texts
+    # of 15 digits never share a float. So ``'%.{S}f' % v`` is the literal, if it reads
+    # back as the same float; otherwise the slow path decides.
+    by_format = precision <= 15
+    template = f"%.{scale}f"
+    limit = 10.0**before
+
     def convert(v: Any) -> Any:
         kind = type(v)
-        if kind is float and exact:
-            text = repr(v)
-            if len(text) < 18 and "e" not in text:
-                # repr always has a point: '12.5', '3.0'.
-                found = fixed(text[:-2] if text[-2:] == ".0" else text)
-                if found is not None:
-                    return found
+        if kind is float and trusted and (TINY <= v < limit or -limit < v <= -TINY):
+            if by_format:
+                text = template % v
+                if float(text) == v:
+                    return text
+            else:
+                text = repr(v)
+                if len(text) < 18 and "e" not in text:
+                    found = fixed(text[:-2] if text[-2:] == ".0" else text)
+                    if found is not None:
+                        return found
         elif kind is str:
             found = fixed(v)
             if found is not None:
@@ -323,7 +334,7 @@ def _holds_float(v: Any) -> bool:
     return False
 
 
-def text_of(v: Any, type_name: str, null: str, exact: bool) -> str:
+def text_of(v: Any, type_name: str, null: str, floats: Floats) -> str:
     """Any JSON value as the text a string column stores: its JSON spelling for non-strings.
 
     Numbers keep the digits of their literal (an int of any size, a Decimal as written).
@@ -341,7 +352,7 @@ def text_of(v: Any, type_name: str, null: str, exact: bool) -> str:
         return str(v)
     if kind is float and v - v != 0.0:
         raise ValueError(f"{show(v)} is not a valid {type_name}")
-    if not exact and _holds_float(v):
+    if floats is not Floats.EXACT and _holds_float(v):
         raise InexactFloat
     try:
         return encode_exact(v).decode()
@@ -349,22 +360,22 @@ def text_of(v: Any, type_name: str, null: str, exact: bool) -> str:
         raise ValueError(f"{show(v)} cannot be written as {type_name}: {exc}") from None
 
 
-def string_converter(type_name: str, null: str, exact: bool) -> Converter:
+def string_converter(type_name: str, null: str, floats: Floats) -> Converter:
     """string: text as it is; other JSON values as their JSON text."""
 
     def convert(v: Any) -> Any:
         if type(v) is str:
             return v
-        return text_of(v, type_name, null, exact)
+        return text_of(v, type_name, null, floats)
 
     return convert
 
 
-def fixed_string_converter(type_name: str, length: int, null: str, exact: bool) -> Converter:
+def fixed_string_converter(type_name: str, length: int, null: str, floats: Floats) -> Converter:
     """fixed_string(N): text of at most N UTF-8 bytes."""
 
     def convert(v: Any) -> Any:
-        text = v if type(v) is str else text_of(v, type_name, null, exact)
+        text = v if type(v) is str else text_of(v, type_name, null, floats)
         if len(text) <= length and text.isascii():
             return text
         size = len(text.encode("utf-8", "surrogatepass"))

@@ -89,8 +89,9 @@ _ISO: Final = re.compile(
     r" ?(?:([Zz])|([+-])([0-9]{2})(?::?([0-9]{2}))?)?)?"
 )
 NUMBER_TEXT: Final = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
-# Epochs bigger than this (in any unit) are far outside every range: refuse before scaling.
-_EPOCH_LIMIT: Final = Decimal(10) ** 30
+# Epochs with more digits than this (in any unit) are far outside every range: refuse
+# them before scaling, which would compute a million digits for 1e999999.
+_EPOCH_DIGITS: Final = 30
 _NANO: Final = Decimal("1e-9")
 
 
@@ -169,7 +170,7 @@ def epoch_number(v: Any, unit: str | None, type_name: str) -> tuple[int, int]:
         seconds, part = divmod(v, per_second)
         return seconds, part * (NANOS // per_second)
     number = v if isinstance(v, Decimal) else Decimal(repr(v) if type(v) is float else str(v).strip())
-    if not number.is_finite() or abs(number) >= _EPOCH_LIMIT:
+    if not number.is_finite() or (not number.is_zero() and number.adjusted() >= _EPOCH_DIGITS):
         raise BadInstant(f"{show(v)} is out of range for {type_name}")
     # Exact: precision enough for every digit of the literal, so nothing is rounded
     # before the floor to whole nanoseconds.

@@ -36,8 +36,7 @@ INT_TEXT: Final = re.compile(r"[+-]?[0-9]+")
 # orjson writes ints in this range; wider int128/int256 values go as quoted numbers.
 JSON_INT_MIN: Final = -(1 << 63)
 JSON_INT_MAX: Final = (1 << 64) - 1
-# Floats up to 2**53 are whole numbers exactly as written, whatever the literal was.
-_EXACT_FLOAT_INT: Final = float(1 << 53)
+_SAFE_INT: Final = float(1 << 53)  # up to here a whole float is its literal's integer
 _WIDEST: Final = 80  # digits: no integer column holds more (uint256 has 78)
 _CONTEXT: Final = Context(prec=200, Emax=MAX_EMAX, Emin=MIN_EMIN, traps=[InvalidOperation])
 
@@ -82,11 +81,12 @@ def whole_number(v: Any, name: str, floats: Floats) -> int:
     if kind is float:
         if v - v != 0.0 or not v.is_integer():
             raise ValueError(f"{show(v)} is not a valid {name}")
-        if not -_EXACT_FLOAT_INT <= v <= _EXACT_FLOAT_INT:
-            check_literal(v, floats)
-        return int(v)
+        # 5.0000000000000000001 and 1e-400 are whole floats too: only a checked literal counts.
+        check_literal(v, floats)
+        # The literal's value is its shortest repr (3.00001e+20), not the float's binary value.
+        return int(v) if -_SAFE_INT <= v <= _SAFE_INT else int(Decimal(repr(v)))
     if kind is Decimal:
-        if v.adjusted() >= _WIDEST:
+        if not v.is_zero() and v.adjusted() >= _WIDEST:
             raise ValueError(f"{show(v)} is out of range for {name}")
         if v != v.to_integral_value(context=_CONTEXT):
             raise ValueError(f"{show(v)} is not a valid {name}")

@@ -57,6 +57,15 @@ def wants_digits(t: TimeplusType) -> bool:
     return t.name in _DECIMALS or any(wants_digits(a) for a in t.args)
 
 
+def passes_numbers_on(t: TimeplusType) -> bool:
+    """Whether a column of type ``t`` passes decoded numbers on unconverted (``json``).
+
+    Such a column gets its messages decoded with every literal exact (``decode_json``);
+    so do untyped columns, which pass everything on.
+    """
+    return t.name == "json" or any(passes_numbers_on(a) for a in t.args)
+
+
 def _converter(t: TimeplusType, unit: str | None, null: str, floats: Floats) -> Converter:
     name = t.name
     if name == "nullable":

@@ -6,7 +6,10 @@ the empty loop. Values follow each other as in a topic (timestamps a few ms apar
 random uuids and addresses), so caches help only as far as real streams let them.
 The last rows decode whole ~250-byte events (``bench/workloads.py``).
 
-    .venv/bin/python bench/micro_types.py [--values N] [--repeats R] [--md-out FILE]
+    .venv/bin/python -m bench.micro_types [--values N] [--repeats R] [--md-out FILE]
+
+The table of the converters before issue 10 is kept in
+``bench/results/RESULTS-micro-types-before.md`` (measured by this script on that code).
 
 It measures and prints; nothing asserts on time.
 """
@@ -14,10 +17,8 @@ It measures and prints; nothing asserts on time.
 from __future__ import annotations
 
 import argparse
-import inspect
 import platform
 import random
-import sys
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -27,11 +28,10 @@ from typing import Any
 
 import orjson
 
-from connector import mapping
-from connector.types import parse_type
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from workloads import RealisticEvents  # bench/ is a folder of scripts, not a package
+from bench.workloads import RealisticEvents
+from connector.decoding import decode_value
+from connector.exact_json import Floats, might_lose_digits
+from connector.types import column_type
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -89,37 +89,15 @@ def forms(n: int, rng: random.Random) -> list[tuple[str, str, str | None, list[A
     ]
 
 
-def factories() -> list[tuple[str, Callable[..., Callable[[Any], Any]]]]:
-    """The converter factories to compare: today's, and the new one while both exist."""
-    found: list[tuple[str, Callable[..., Callable[[Any], Any]]]] = []
-    try:
-        from connector.types import make_converter as today
-
-        found.append(("connector.types", today))
-    except ImportError:
-        pass
-    try:
-        from connector.type_converters import make_converter as new
-
-        found.append(("connector.type_converters", new))
-    except ImportError:
-        pass
-    return found
-
-
-def converter(factory: Callable[..., Callable[[Any], Any]], type_name: str, unit: str | None) -> Callable[[Any], Any]:
+def converter(type_name: str, unit: str | None) -> Callable[[Any], Any]:
     """The converter the mapper compiles for a column, on its hot path.
 
-    A mapping with a decimal column has its messages checked for inexact literals
-    before decoding, so its floats are exact (``Floats.CHECKED`` where the API has it).
+    A mapping with a decimal column checks each message for literals orjson would alter
+    before building its row, so its converters see ``Floats.CHECKED``; others see
+    orjson's floats unchecked (``connector.mapping``).
     """
-    t = parse_type(type_name)
-    if "floats" in inspect.signature(factory).parameters:
-        from connector.exact_json import Floats
-
-        floats = Floats.CHECKED if "decimal" in type_name else Floats.UNCHECKED
-        return factory(t, unit, floats)
-    return factory(t, unit)
+    ct = column_type(type_name, unit)
+    return ct.converters[Floats.CHECKED if ct.wants_digits else Floats.UNCHECKED]
 
 
 def best_ns(work: Callable[[], object], count: int, repeats: int) -> float:
@@ -145,38 +123,25 @@ def measure(convert: Callable[[Any], Any], values: Sequence[Any], repeats: int) 
 
 
 def decoders() -> list[tuple[str, Callable[[bytes], Any]]]:
-    found: list[tuple[str, Callable[[bytes], Any]]] = [("orjson.loads", orjson.loads)]
-    try:
-        from connector.exact_json import might_lose_digits
-
-        found.append(("check for literals orjson would alter", might_lose_digits))
-    except ImportError:
-        pass
-    found.append(("mapping.decode_value(json)", lambda raw: mapping.decode_value(raw, "json")))
-    return found
+    return [
+        ("orjson.loads", orjson.loads),
+        ("check for literals orjson would alter (mappings with decimals)", might_lose_digits),
+        ("decoding.decode_value(json)", lambda raw: decode_value(raw, "json")),
+    ]
 
 
 def table(n: int, repeats: int) -> str:
     rng = random.Random(20260101)
-    makers = factories()
-    lines = [
-        "| form | column type | " + " | ".join(f"`{name}` ns/value" for name, _ in makers) + " |",
-        "|---|---|" + "---:|" * len(makers),
-    ]
+    lines = ["| form | column type | ns/value |", "|---|---|---:|"]
     for form, type_name, unit, values in forms(n, rng):
-        cells = []
-        for _, factory in makers:
-            try:
-                cells.append(f"{measure(converter(factory, type_name, unit), values, repeats):,.0f}")
-            except Exception as exc:  # a form a converter refuses: say so, keep going
-                cells.append(f"fails: {type(exc).__name__}")
-        lines.append(f"| {form} | `{type_name}`{f' unit {unit}' if unit else ''} | " + " | ".join(cells) + " |")
+        ns = measure(converter(type_name, unit), values, repeats)
+        lines.append(f"| {form} | `{type_name}`{f' unit {unit}' if unit else ''} | {ns:,.0f} |")
     events = RealisticEvents()
     bodies = [events.value(i) for i in range(n)]
     size = sum(map(len, bodies)) / len(bodies)
-    lines += ["", "| decode a realistic event | ns/event |", "|---|---:|"]
+    lines += ["", f"| a realistic event ({size:.0f} bytes) | ns/event |", "|---|---:|"]
     for name, decode in decoders():
-        lines.append(f"| {name} ({size:.0f} bytes) | {measure(decode, bodies, repeats):,.0f} |")
+        lines.append(f"| {name} | {measure(decode, bodies, repeats):,.0f} |")
     return "\n".join(lines)
 
 

@@ -14,6 +14,8 @@ from typing import Any
 
 import orjson
 
+from connector.exact_json import encode_exact
+
 
 def compact_head(columns: Sequence[str]) -> bytes:
     """The start of a compact body for ``columns``, up to the opening of ``data``."""
@@ -21,8 +23,12 @@ def compact_head(columns: Sequence[str]) -> bytes:
 
 
 def compact_body(head: bytes, rows: Sequence[list[Any]]) -> bytes:
-    """The compact body of ``rows`` after ``head`` (from ``compact_head``)."""
-    return head + orjson.dumps(rows) + b"}"
+    """The compact body of ``rows`` after ``head`` (from ``compact_head``).
+
+    Untyped and ``json`` values may hold integers past 64 bits and Decimal literals,
+    which ``encode_exact`` writes as the literals they came from.
+    """
+    return head + encode_exact(rows) + b"}"
 
 
 # eq=False: requests are told apart by identity (rows are lists, which do not hash).

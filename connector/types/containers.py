@@ -12,7 +12,7 @@ from connector.types.values import Converter, show
 
 def json_converter(t: TimeplusType, null: str) -> Converter:
     def convert(v: Any) -> Any:
-        if type(v) is dict or type(v) is list:
+        if type(v) is dict:  # an object only: Proton's json column refuses arrays
             return v
         if v is None:
             raise ValueError(null)

@@ -4,9 +4,10 @@ For every column type, Hypothesis generates JSON literals — integers of any si
 decimal literals with huge exponents, NaN-like and other text, ISO-8601 timestamps of
 every fractional length in every time zone, leap days and daylight-saving edges, uuids,
 addresses, nested values — and puts each into a message ``{"x": <literal>}``. The raw
-bytes go through the connector's decoding and the column's converter, on both float
-paths (orjson first, exact decode on demand; and the checked path of decimal mappings),
-and the result must be either a ``DataError`` or a value that
+bytes are decoded as the pipeline decodes them and built into a row by a real Mapper,
+on each of the three float policies (orjson first and an exact decode on demand; every
+message checked first, as with a decimal column; every literal exact, as with an untyped
+column), and column ``x`` must be either a ``DataError`` or a value that
 
 * both paths agree on,
 * the payload encoder writes and the emulator's own type model accepts, and
@@ -34,12 +35,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from connector.errors import DataError
-from connector.exact_json import Floats, InexactFloat, decode_exact, decode_json, encode_exact, might_lose_digits
-from connector.testing.timeplus_emulator.datetimes import DateTimeType
-from connector.testing.timeplus_emulator.types import parse_type as emulator_type
-from connector.testing.timeplus_emulator.values import ValueRejected
-from connector.type_converters import make_converter, passes_numbers_on
+from connector.exact_json import encode_exact
+from connector.mapping import Mapper
 from connector.types import parse_type
+from sandbox.timeplus_emulator.datetimes import DateTimeType
+from sandbox.timeplus_emulator.types import parse_type as emulator_type
+from sandbox.timeplus_emulator.values import ValueRejected
+from tests.unit.test_mapping import mapper, message, row
 
 #: Examples per column type (and per parameter set); TYPE_EXAMPLES=N runs more.
 EXAMPLES = int(os.environ.get("TYPE_EXAMPLES", "300"))
@@ -48,62 +50,41 @@ WIDE = Context(prec=4000, Emax=MAX_EMAX, Emin=MIN_EMIN)
 PROPERTY = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 # ---------------------------------------------------------------------------
-# The path a message takes (as the mapper takes it)
-
-
-def decode(raw: bytes) -> Any:
-    """orjson's view of the message, as the pipeline decodes it (exact when orjson refuses 1e400)."""
-    import orjson
-
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        if "infinity" in str(exc):
-            return decode_exact(raw)
-        raise DataError(f"value is not valid JSON: {exc}") from None
+# The path a message takes: the pipeline's decoding and a real Mapper
 
 
 @cache
-def converters(type_name: str, unit: str | None) -> tuple[Any, Any, Any]:
-    t = parse_type(type_name)
-    return tuple(make_converter(t, unit, floats) for floats in Floats)  # type: ignore[return-value]
+def mappers(type_name: str, unit: str | None) -> tuple[Mapper, ...]:
+    """Mappers with column ``x`` of this type, one per way a mapping treats floats.
 
-
-def convert(type_name: str, raw: bytes, unit: str | None, *, checked: bool) -> Any:
-    """The column's value for message ``raw``: DataError, or Timeplus's JSON form."""
-    unchecked, checked_convert, exact = converters(type_name, unit)
-    try:
-        if passes_numbers_on(parse_type(type_name)):
-            return exact(decode_json(raw)["x"])
-        if checked:
-            if might_lose_digits(raw):
-                return exact(decode_exact(raw)["x"])
-            first, value = checked_convert, decode(raw)["x"]
-        else:
-            first, value = unchecked, decode(raw)["x"]
-        try:
-            return first(value)
-        except InexactFloat:
-            return exact(decode_exact(raw)["x"])
-    except ValueError as exc:
-        raise DataError(str(exc), column="x") from None
+    Alone, the column gets its own policy; next to a decimal column every message is
+    checked first; next to an untyped column every literal is decoded exactly.
+    """
+    unit_text = f", unit: {unit}" if unit else ""
+    column = f"x: {{from: value.x, type: {json.dumps(type_name)}{unit_text}}}"
+    return (
+        mapper(column),
+        mapper(column + "\nd: {from: value.d, type: 'decimal(10, 2)', default: 0}"),
+        mapper(column + "\nu: {from: value.u, default: 0}"),
+    )
 
 
 def outcome(type_name: str, literal: str, unit: str | None = None) -> Any:
-    """Convert on both float paths; they must agree. DataError is returned, not raised."""
-    raw = b'{"x": ' + literal.encode() + b"}"
+    """Column x of the row each mapper builds; they must agree. DataError is returned, not raised."""
+    msg = message(raw=b'{"x": ' + literal.encode() + b"}")
     results = []
-    for checked in (False, True):
+    for m in mappers(type_name, unit):
         try:
-            results.append(convert(type_name, raw, unit, checked=checked))
+            results.append(row(m, msg)[0])
         except DataError as exc:
-            assert exc.column == "x" and exc.reason
+            assert exc.column == "x" and exc.reason, exc
             results.append(exc)
-    first, second = results
-    if isinstance(first, DataError) or isinstance(second, DataError):
-        assert type(first) is type(second), (literal, first, second)
-        return first
-    assert first == second and type(first) is type(second), (literal, first, second)
+    first = results[0]
+    for other in results[1:]:
+        if isinstance(first, DataError) or isinstance(other, DataError):
+            assert type(first) is type(other), (literal, results)
+        else:
+            assert first == other and type(first) is type(other), (literal, results)
     return first
 
 

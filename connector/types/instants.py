@@ -1,4 +1,6 @@
-"""Date and time columns: every accepted form to one instant, sent in a form read one way.
+"""Instants: every accepted date/time form to (seconds, nanoseconds), ranges, and their text.
+
+The converters of date and time columns (``datetimes``) are built on these.
 
 Instants go to Timeplus as ``YYYY-MM-DD hh:mm:ss[.fff]Z``: UTC with an explicit ``Z``,
 which Proton's ingest reads with ``date_time_input_format = best_effort``
@@ -25,22 +27,17 @@ slicing (≤ 1 µs per value, ``bench/micro_types.py``).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from decimal import MAX_EMAX, MIN_EMIN, ROUND_FLOOR, Context, Decimal, InvalidOperation
 from typing import Any, Final
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from connector.exact_json import Floats, check_literal
-
-Converter = Callable[[Any], Any]
+from connector.types.values import NUMBER_TEXT, show
 
 NANOS: Final = 1_000_000_000
 DAY: Final = 86_400
 PER_SECOND: Final = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
-UTC_NAMES: Final = frozenset(
-    ["UTC", "Etc/UTC", "Etc/UCT", "UCT", "GMT", "Etc/GMT", "Zulu", "Universal", "Etc/Universal"]
-)
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _EPOCH_ORDINAL: Final = date(1970, 1, 1).toordinal()
@@ -49,16 +46,6 @@ _EPOCH_ORDINAL: Final = date(1970, 1, 1).toordinal()
 def days_since_epoch(y: int, m: int, d: int) -> int:
     """Days from 1970-01-01 to the given day; ValueError if it is not a real day."""
     return date(y, m, d).toordinal() - _EPOCH_ORDINAL
-
-
-def column_zone(name: str | None) -> ZoneInfo | None:
-    """The ZoneInfo of a column's time zone; None for UTC (and for none); ValueError if unknown."""
-    if name is None or name in UTC_NAMES:
-        return None
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {name!r}") from None
 
 
 # ---------------------------------------------------------------------------
@@ -88,7 +75,6 @@ _ISO: Final = re.compile(
     r"(?:[Tt ]([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:[.,]([0-9]+))?)?"
     r" ?(?:([Zz])|([+-])([0-9]{2})(?::?([0-9]{2}))?)?)?"
 )
-NUMBER_TEXT: Final = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 # Epochs with more digits than this (in any unit) are far outside every range: refuse
 # them before scaling, which would compute a million digits for 1e999999.
 _EPOCH_DIGITS: Final = 30
@@ -97,20 +83,6 @@ _NANO: Final = Decimal("1e-9")
 
 class BadInstant(ValueError):
     """A value is not an instant this column accepts; the text is the reason."""
-
-
-def show(v: Any) -> str:
-    """A value as a reason shows it: JSON spelling for literals, repr for text."""
-    if v is None:
-        return "null"
-    if v is True or v is False:
-        return "true" if v else "false"
-    if isinstance(v, dict):
-        return "an object"
-    if isinstance(v, list | tuple):
-        return "a list"
-    text = repr(v) if not isinstance(v, Decimal) else str(v)
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def wall_to_utc(days: int, clock: int, zone: ZoneInfo | None, text: str) -> int:
@@ -216,23 +188,24 @@ def instant(v: Any, unit: str | None, zone: ZoneInfo | None, type_name: str, flo
 # ---------------------------------------------------------------------------
 # Rendering
 
-_SECOND_TEXT: dict[int, str] = {}
+#: Text of UTC epoch seconds already met (``second_text``): the fast paths look here first.
+SECOND_TEXT: dict[int, str] = {}
 _DAY_TEXT: dict[int, str] = {}
-_CACHE_LIMIT: Final = 20_000
+CACHE_LIMIT: Final = 20_000
 
 
 def second_text(seconds: int) -> str:
     """``YYYY-MM-DD hh:mm:ss`` of a UTC epoch second; cached, as a topic's rows come in order."""
-    text = _SECOND_TEXT.get(seconds)
+    text = SECOND_TEXT.get(seconds)
     if text is None:
-        if len(_SECOND_TEXT) > _CACHE_LIMIT:
-            _SECOND_TEXT.clear()
+        if len(SECOND_TEXT) > CACHE_LIMIT:
+            SECOND_TEXT.clear()
         moment = _EPOCH + timedelta(seconds=seconds)
         text = (
             f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d} "
             f"{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}"
         )
-        _SECOND_TEXT[seconds] = text
+        SECOND_TEXT[seconds] = text
     return text
 
 
@@ -240,7 +213,7 @@ def day_text(days: int) -> str:
     """``YYYY-MM-DD`` of a day number; cached."""
     text = _DAY_TEXT.get(days)
     if text is None:
-        if len(_DAY_TEXT) > _CACHE_LIMIT:
+        if len(_DAY_TEXT) > CACHE_LIMIT:
             _DAY_TEXT.clear()
         day = date.fromordinal(days + _EPOCH_ORDINAL)
         text = _DAY_TEXT[days] = f"{day.year:04d}-{day.month:02d}-{day.day:02d}"
@@ -256,169 +229,3 @@ def bounds_text(name: str, precision: int) -> str:
     high_fraction = f".{high % NANOS:09d}"[: digits + 1] if digits else ""
     low_fraction = "." + "0" * digits if digits else ""
     return f"{second_text(low // NANOS)}{low_fraction} .. {second_text(high // NANOS)}{high_fraction}"
-
-
-# ---------------------------------------------------------------------------
-# Converters
-
-
-def datetime_converter(
-    name: str, precision: int, tz: str | None, unit: str | None, null: str, floats: Floats
-) -> Converter:
-    """A converter for datetime / datetime64(p[, tz]) columns: to ``YYYY-MM-DD hh:mm:ss[.f]Z``."""
-    zone = column_zone(tz)
-    type_name = _type_name(name, precision, tz)
-    low, high = instant_range(name, precision)
-    bounds = bounds_text(name, precision)
-    step = 10 ** (9 - precision)
-    # Seconds whose every fraction is in range: the fast paths check only these.
-    first_second, last_second = -(-low // NANOS), (high - NANOS + step) // NANOS
-    pad = "0" * precision
-    zero_fraction = f".{pad}Z" if precision else "Z"
-    width = precision + 1 if precision else -1  # '.' and the digits the column keeps
-    # The UTC 'YYYY-MM-DD hh:mm:ss' of whole-second texts already met, by their zone form.
-    utc_heads: dict[str, str] = {}
-    offset_heads: dict[str, str] = {}
-    wall_heads: dict[str, str] = {}
-
-    def render(seconds: int, nanos: int) -> str:
-        total = seconds * NANOS + nanos
-        total -= total % step
-        if not low <= total <= high:
-            raise BadInstant(f"out of range for {type_name} ({bounds})")
-        seconds, nanos = divmod(total, NANOS)
-        if not precision:
-            return second_text(seconds) + "Z"
-        return f"{second_text(seconds)}.{nanos // step:0{precision}d}Z"
-
-    def slow(v: Any) -> str:
-        if v is None:
-            raise ValueError(null)
-        try:
-            seconds, nanos = instant(v, unit, zone, type_name, floats)
-            return render(seconds, nanos)
-        except BadInstant as exc:
-            reason = str(exc)
-            raise ValueError(f"{show(v)} is {reason}" if reason.startswith("out of range") else reason) from None
-        except UnicodeDecodeError:
-            raise ValueError(f"{show(v)} is not valid UTF-8") from None
-
-    def whole_second(head: str, zone_text: str, into: dict[str, str], key: str) -> str | None:
-        """The UTC text of ``YYYY-MM-DD(T| )hh:mm:ss`` + zone, cached under ``key``; None if not one."""
-        try:
-            seconds, _ = parse_iso(head + zone_text, zone)
-        except BadInstant:
-            return None
-        if not first_second <= seconds <= last_second:
-            return None
-        if len(into) > _CACHE_LIMIT:
-            into.clear()
-        text = into[key] = second_text(seconds)
-        return text
-
-    def tail(head: str, fraction: str) -> str | None:
-        """``head`` plus ``fraction`` ('' or '.' and 1-9 digits) cut to the precision, and 'Z'."""
-        if len(fraction) == width and fraction[0] == "." and fraction.isascii() and fraction[1:].isdigit():
-            return head + fraction + "Z"  # the common case: as many digits as the column keeps
-        if not fraction:
-            return head + zero_fraction
-        if fraction[0] == "." and len(fraction) <= 10 and fraction.isascii() and fraction[1:].isdigit():
-            return head + (fraction + pad)[:width] + "Z" if precision else head + "Z"
-        return None
-
-    def convert(v: Any) -> Any:
-        # 'YYYY-MM-DDThh:mm:ss' (or ' ') + '.fff' + 'Z' / '+hh:mm' / '' (wall time in the zone).
-        if type(v) is str and len(v) >= 19:
-            second = v[:19]
-            if v[-1] == "Z":
-                head = utc_heads.get(second) or whole_second(second, "Z", utc_heads, second)
-                fraction = v[19:-1]
-            elif v[-3] == ":" and (v[-6] == "+" or v[-6] == "-"):
-                key = second + v[-6:]
-                head = offset_heads.get(key) or whole_second(second, v[-6:], offset_heads, key)
-                fraction = v[19:-6]
-            else:
-                head = wall_heads.get(second) or whole_second(second, "", wall_heads, second)
-                fraction = v[19:]
-            if head is not None:
-                found = tail(head, fraction)
-                if found is not None:
-                    return found
-        return slow(v)
-
-    if unit is None:
-        return convert
-    return _with_fast_epoch(convert, unit, precision, first_second, last_second)
-
-
-def _with_fast_epoch(convert: Converter, unit: str, precision: int, first: int, last: int) -> Converter:
-    """Integer epochs to UTC text with no more work than a divmod and two lookups."""
-    per_second = PER_SECOND[unit]
-    unit_digits = len(str(per_second)) - 1
-    down = 10 ** max(unit_digits - precision, 0)
-    up = 10 ** max(precision - unit_digits, 0)
-    if precision <= 3 and unit_digits >= precision:
-        # A table of '.000Z' .. '.999Z' (or 'Z'), indexed by the cut fraction: the hot case.
-        fractions = tuple(f".{i:0{precision}d}Z" if precision else "Z" for i in range(10**precision))
-
-        def table(v: Any) -> Any:
-            if type(v) is int:
-                seconds, part = divmod(v, per_second)
-                if first <= seconds <= last:
-                    return (_SECOND_TEXT.get(seconds) or second_text(seconds)) + fractions[part // down]
-            return convert(v)
-
-        return table
-
-    def scaled(v: Any) -> Any:
-        if type(v) is int:
-            seconds, part = divmod(v, per_second)
-            if first <= seconds <= last:
-                head = _SECOND_TEXT.get(seconds) or second_text(seconds)
-                return f"{head}.{part // down * up:0{precision}d}Z" if precision else head + "Z"
-        return convert(v)
-
-    return scaled
-
-
-def date_converter(name: str, unit: str | None, null: str, floats: Floats) -> Converter:
-    """A converter for date / date32 columns: to ``YYYY-MM-DD``."""
-    low, high = instant_range(name, 0)
-    low_day, high_day = low // NANOS // DAY, high // NANOS // DAY
-    bounds = bounds_text(name, 0)
-    valid: dict[str, str] = {}
-
-    def slow(v: Any) -> str:
-        if v is None:
-            raise ValueError(null)
-        try:
-            seconds, _ = instant(v, unit, None, name, floats)
-        except BadInstant as exc:
-            raise ValueError(str(exc)) from None
-        except UnicodeDecodeError:
-            raise ValueError(f"{show(v)} is not valid UTF-8") from None
-        days = seconds // DAY
-        if not low_day <= days <= high_day:
-            raise ValueError(f"{show(v)} is out of range for {name} ({bounds})")
-        text = day_text(days)
-        if type(v) is str and v == text:
-            if len(valid) > _CACHE_LIMIT:
-                valid.clear()
-            valid[v] = v
-        return text
-
-    def convert(v: Any) -> Any:
-        if type(v) is str:
-            text = valid.get(v)
-            if text is not None:
-                return text
-        return slow(v)
-
-    return convert
-
-
-def _type_name(name: str, precision: int, tz: str | None) -> str:
-    zone = f"'{tz}'" if tz else ""
-    if name == "datetime":
-        return f"datetime({zone})" if tz else "datetime"
-    return f"datetime64({precision}, {zone})" if tz else f"datetime64({precision})"

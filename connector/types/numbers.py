@@ -1,4 +1,4 @@
-"""Scalar columns whose values must stay exact: integers, decimals; and the fast text forms.
+"""Number columns, whose values must stay exact: integers, floats, decimals.
 
 Each ``*_converter`` returns a function turning a decoded JSON value into the value
 Timeplus reads for the column, or raising ``ValueError`` with a reason (the mapper adds
@@ -12,27 +12,17 @@ builds its row again.
   quoted numbers, which Proton reads for integer columns.
 * Decimals: an exact string with ``S`` fraction digits; more digits after the point
   than ``S`` or more before it than ``P - S`` are refused, never rounded.
-* uuid, ipv4, ipv6: the common spelling is checked and passed on as it is (≤ 1 µs);
-  other spellings go through the stdlib and are sent in canonical form.
 """
 
 from __future__ import annotations
 
-import ipaddress
-import re
-import socket
-from collections.abc import Callable
 from decimal import MAX_EMAX, MIN_EMIN, Context, Decimal, InvalidOperation
 from typing import Any, Final
 
-import orjson
+from connector.exact_json import TINY, Floats, check_literal
+from connector.types.grammar import INT_BITS, TimeplusType
+from connector.types.values import INT_TEXT, NUMBER_TEXT, Converter, show, utf8
 
-from connector.exact_json import TINY, Floats, InexactFloat, check_literal, encode_exact
-from connector.fast_datetimes import NUMBER_TEXT, show
-
-Converter = Callable[[Any], Any]
-
-INT_TEXT: Final = re.compile(r"[+-]?[0-9]+")
 # orjson writes ints in this range; wider int128/int256 values go as quoted numbers.
 JSON_INT_MIN: Final = -(1 << 63)
 JSON_INT_MAX: Final = (1 << 64) - 1
@@ -41,26 +31,13 @@ _WIDEST: Final = 80  # digits: no integer column holds more (uint256 has 78)
 _CONTEXT: Final = Context(prec=200, Emax=MAX_EMAX, Emin=MIN_EMIN, traps=[InvalidOperation])
 
 
-def utf8(v: bytes) -> str:
-    """Bytes as UTF-8 text; ValueError naming the first bad byte."""
-    try:
-        return v.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ValueError(utf8_reason(v, exc)) from None
-
-
-def utf8_reason(v: bytes, exc: UnicodeDecodeError) -> str:
-    """Why ``v`` is not UTF-8, naming the first bad byte and its position."""
-    return f"not valid UTF-8 (byte 0x{v[exc.start]:02x} at position {exc.start}: {exc.reason})"
-
-
 # ---------------------------------------------------------------------------
 # Integers
 
 
 def int_range(name: str) -> tuple[int, int]:
     """Inclusive range of int8 … int256 / uint8 … uint256."""
-    bits = int(name.lstrip("uint"))
+    bits = INT_BITS[name]
     if name.startswith("u"):
         return 0, (1 << bits) - 1
     return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
@@ -94,8 +71,9 @@ def whole_number(v: Any, name: str, floats: Floats) -> int:
     raise ValueError(f"{show(v)} is not a valid {name}")
 
 
-def int_converter(name: str, null: str, floats: Floats) -> Converter:
+def int_converter(t: TimeplusType, null: str, floats: Floats) -> Converter:
     """int8 … uint256: the integer, or its quoted text past the 64-bit JSON range."""
+    name = t.name
     low, high = int_range(name)
     fast_low, fast_high = max(low, JSON_INT_MIN), min(high, JSON_INT_MAX)
 
@@ -121,8 +99,9 @@ def int_converter(name: str, null: str, floats: Floats) -> Converter:
 _FLOAT32_MAX: Final = 3.4028234663852886e38
 
 
-def float_converter(name: str, null: str) -> Converter:
+def float_converter(t: TimeplusType, null: str, floats: Floats) -> Converter:
     """float32 / float64: the nearest float (rounding is what the column does); finite only."""
+    name = t.name
     limit = _FLOAT32_MAX if name == "float32" else float("inf")
 
     def slow(v: Any) -> Any:
@@ -159,8 +138,9 @@ def float_converter(name: str, null: str) -> Converter:
 # Decimals
 
 
-def decimal_converter(type_name: str, precision: int, scale: int, null: str, floats: Floats) -> Converter:
+def decimal_converter(t: TimeplusType, null: str, floats: Floats) -> Converter:
     """decimal(P, S): the exact number as a string with S fraction digits."""
+    type_name, precision, scale = str(t), t.precision or 0, t.scale or 0
     before = precision - scale
     step = Decimal(1).scaleb(-scale)
     zeros = "0" * scale
@@ -242,145 +222,5 @@ def decimal_converter(type_name: str, precision: int, scale: int, null: str, flo
         elif kind is int and -(10**before) < v < 10**before and v:
             return str(v) + point_zeros
         return slow(v)
-
-    return convert
-
-
-# ---------------------------------------------------------------------------
-# uuid, ipv4, ipv6
-
-_UUID_CANONICAL: Final = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-_UUID_TEXT: Final = re.compile(
-    r"([0-9a-fA-F]{8})-?([0-9a-fA-F]{4})-?([0-9a-fA-F]{4})-?([0-9a-fA-F]{4})-?([0-9a-fA-F]{12})"
-)
-
-
-def uuid_converter(null: str) -> Converter:
-    """uuid: 36-character lower-case text (also read: upper case, no dashes, braces-free)."""
-    canonical = _UUID_CANONICAL.fullmatch
-
-    def slow(v: Any) -> str:
-        if isinstance(v, bytes):
-            v = utf8(v)
-        if isinstance(v, str):
-            match = _UUID_TEXT.fullmatch(v.strip())
-            if match is not None:
-                return "-".join(match.groups()).lower()
-        if v is None:
-            raise ValueError(null)
-        raise ValueError(f"{show(v)} is not a valid uuid")
-
-    def convert(v: Any) -> Any:
-        if type(v) is str and canonical(v) is not None:
-            return v
-        return slow(v)
-
-    return convert
-
-
-def ip_converter(name: str, null: str) -> Converter:
-    """ipv4 / ipv6: dotted quads and IPv6 text; an IPv4 address in ipv6 is IPv4-mapped."""
-    v6 = name == "ipv6"
-    family = socket.AF_INET6 if v6 else socket.AF_INET
-    pton, ntop = socket.inet_pton, socket.inet_ntop
-
-    def parse(v: Any) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
-        if type(v) is int and 0 <= v < (1 << (128 if v6 else 32)):
-            return ipaddress.IPv6Address(v) if v6 else ipaddress.IPv4Address(v)
-        if not isinstance(v, str) or "%" in v:  # no scoped addresses: Proton has no scope
-            raise ValueError
-        if not v6:
-            return ipaddress.IPv4Address(v)
-        try:
-            return ipaddress.IPv6Address(v)
-        except ValueError:
-            return ipaddress.IPv6Address(f"::ffff:{ipaddress.IPv4Address(v)}")
-
-    def slow(v: Any) -> str:
-        if v is None:
-            raise ValueError(null)
-        if isinstance(v, bytes):
-            v = utf8(v)
-        try:
-            return str(parse(v.strip() if isinstance(v, str) else v))
-        except ValueError:
-            raise ValueError(f"{show(v)} is not a valid {name}") from None
-
-    def convert(v: Any) -> Any:
-        if type(v) is str and v.isascii():
-            try:
-                packed = pton(family, v)
-            except OSError:
-                return slow(v)
-            # inet_pton reads dotted quads without leading zeros, as ipaddress does; the
-            # text is then already canonical. IPv6 is sent in inet_ntop's RFC 5952 form.
-            return ntop(family, packed) if v6 else v
-        return slow(v)
-
-    return convert
-
-
-# ---------------------------------------------------------------------------
-# Text
-
-
-def _holds_float(v: Any) -> bool:
-    if type(v) is float:
-        return True
-    if type(v) is dict:
-        return any(_holds_float(x) for x in v.values())
-    if type(v) is list:
-        return any(_holds_float(x) for x in v)
-    return False
-
-
-def text_of(v: Any, type_name: str, null: str, floats: Floats) -> str:
-    """Any JSON value as the text a string column stores: its JSON spelling for non-strings.
-
-    Numbers keep the digits of their literal (an int of any size, a Decimal as written).
-    """
-    if isinstance(v, str):
-        return v
-    if v is None:
-        raise ValueError(null)
-    if isinstance(v, bytes):
-        return utf8(v)
-    kind = type(v)
-    if kind is int:
-        return str(v)
-    if kind is Decimal:
-        return str(v)
-    if kind is float and v - v != 0.0:
-        raise ValueError(f"{show(v)} is not a valid {type_name}")
-    if floats is not Floats.EXACT and _holds_float(v):
-        raise InexactFloat
-    try:
-        return encode_exact(v).decode()
-    except (orjson.JSONEncodeError, TypeError) as exc:
-        raise ValueError(f"{show(v)} cannot be written as {type_name}: {exc}") from None
-
-
-def string_converter(type_name: str, null: str, floats: Floats) -> Converter:
-    """string: text as it is; other JSON values as their JSON text."""
-
-    def convert(v: Any) -> Any:
-        if type(v) is str:
-            return v
-        return text_of(v, type_name, null, floats)
-
-    return convert
-
-
-def fixed_string_converter(type_name: str, length: int, null: str, floats: Floats) -> Converter:
-    """fixed_string(N): text of at most N UTF-8 bytes."""
-
-    def convert(v: Any) -> Any:
-        text = v if type(v) is str else text_of(v, type_name, null, floats)
-        if len(text) <= length and text.isascii():
-            return text
-        size = len(text.encode("utf-8", "surrogatepass"))
-        if size > length:
-            raise ValueError(f"{show(text)} is too long for {type_name}: {size} bytes")
-        return text
 
     return convert

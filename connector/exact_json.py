@@ -211,6 +211,24 @@ def encode_exact(value: Any) -> bytes:
         return orjson.dumps(_wide_ints_as_fragments(value), default=as_fragment)
 
 
+def json_problem(value: Any) -> str | None:
+    """Why ``encode_exact`` cannot write ``value`` as it is (a NaN, bytes, ...), or None."""
+    kind = type(value)
+    if kind is float and value - value != 0.0:
+        return f"{value} has no JSON form (orjson would write null)"
+    if kind is list or kind is tuple:
+        return next((p for p in map(json_problem, value) if p is not None), None)
+    if kind is dict:
+        if any(type(k) is not str for k in value):
+            return "an object whose keys are not all text has no JSON form"
+        return next((p for p in map(json_problem, value.values()) if p is not None), None)
+    try:
+        encode_exact(value)
+    except (orjson.JSONEncodeError, TypeError) as exc:
+        return f"{type(value).__name__} value has no JSON form ({exc})"
+    return None
+
+
 def _wide_ints_as_fragments(value: Any) -> Any:
     kind = type(value)
     if kind is int and not _INT64_MIN <= value <= _UINT64_MAX:

@@ -19,6 +19,7 @@ from connector.config.model import (
     SourceKind,
 )
 from connector.config.reader import Reader, default, join, show
+from connector.exact_json import json_problem
 from connector.types import EPOCH_UNITS, ColumnType, column_type
 
 _MAPPING_KEYS = {"topic", "topics", "topic_pattern", "stream", "format", "columns", "on_error", "dlq_topic",
@@ -183,6 +184,10 @@ def _value(r: Reader, path: str, raw: Any, ct: ColumnType | None) -> Any:
     """A constant or default, interpolated and converted to the column's type."""
     value = r.interpolate(path, raw)
     if ct is None:
+        # Sent as it is: it must have a JSON form, or the first batch would fail to encode.
+        problem = json_problem(value)
+        if problem is not None:
+            r.fail(path, f"{problem}; give the column a type, or another value")
         return value
     try:
         return ct.convert(value)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from connector.config.model import (
 )
 from connector.config.reader import Reader, join
 from connector.errors import ConfigError
+from connector.types.values import NUMBER_TEXT
 
 #: The consumer group of a config that names none.
 DEFAULT_GROUP_ID = "kafka-timeplus"
@@ -40,10 +42,29 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Confi
     return parse_config(text, env=os.environ if env is None else env, source=str(path))
 
 
+class ExactLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, except that a float with more digits than a float holds is a Decimal.
+
+    A constant ``0.12345678901234567891`` for a ``decimal(38, 20)`` column keeps its digits.
+    """
+
+
+def _exact_float(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> float | Decimal:
+    number = loader.construct_yaml_float(node)
+    text = str(node.value).replace("_", "")
+    if not NUMBER_TEXT.fullmatch(text):  # .inf, .nan, 1:30 (base 60): no more digits to keep
+        return number
+    exact = Decimal(text)
+    return number if number - number == 0.0 and Decimal(repr(number)) == exact else exact
+
+
+ExactLoader.add_constructor("tag:yaml.org,2002:float", _exact_float)
+
+
 def parse_config(text: str, *, env: Mapping[str, str], source: str = "<config>") -> Config:
     """Validate the YAML text of a config; raise ConfigError listing every problem."""
     try:
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=ExactLoader)  # a SafeLoader: builds no objects but plain data
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source

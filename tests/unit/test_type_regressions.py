@@ -16,13 +16,17 @@ import pytest
 from connector import cli
 from connector.encoding import IngestRequest
 from connector.errors import DataError
-from tests.unit.test_mapping import mapper, message
+from tests.unit.test_mapping import config_problems, mapper, message
 from tests.unit.test_mapping import row as build_row
 
 
 def row(columns: str, raw: bytes) -> list[Any]:
     """The row a mapping with these columns builds from a message with this raw value."""
     return build_row(mapper(columns), message(raw=raw))
+
+
+def row_of(m: Any, raw: bytes) -> list[Any]:
+    return build_row(m, message(raw=raw))
 
 
 def refused(columns: str, raw: bytes) -> DataError:
@@ -157,3 +161,39 @@ def test_datetime64_9_ends_where_its_nanoseconds_do(raw: bytes) -> None:
 def test_datetime64_9_last_instant_is_accepted() -> None:
     [value] = row("t: {from: value.t, type: 'datetime64(9)'}", b'{"t": "2262-04-11T23:47:16.854775807Z"}')
     assert value.startswith("2262-04-11") and "23:47:16.854775807" in value
+
+
+# -- constants and defaults are converted, exactly, when the config is read ---------------
+
+
+def test_constants_keep_the_digits_yaml_wrote() -> None:
+    m = mapper(
+        "d: {value: 0.12345678901234567891, type: 'decimal(38, 20)'}\n"
+        "f: {value: 0.12345678901234567891}\n"
+        "n: {from: value.n, type: int256, default: 123456789012345678901234567890123}"
+    )
+    d, f, n = row_of(m, b"{}")
+    assert d == "0.12345678901234567891"
+    assert body_of(m, [[d, f, n]]).endswith(
+        b'"0.12345678901234567891",0.12345678901234567891,"123456789012345678901234567890123"]]}'
+    )
+
+
+def test_untyped_constants_without_a_json_form_fail_check() -> None:
+    problems = config_problems("nan: {value: .nan}\nb: {from: value.b, default: !!binary aGVsbG8=}\nok: {value: 1e400}")
+    assert problems == [
+        "mappings[0].columns.nan.value: nan has no JSON form (orjson would write null); give the column a type, "
+        "or another value",
+        "mappings[0].columns.b.default: bytes value has no JSON form (Type is not JSON serializable: bytes); "
+        "give the column a type, or another value",
+    ]
+
+
+def test_typed_constants_out_of_range_fail_check() -> None:
+    problems = config_problems(
+        "n: {value: 9223372036854775808, type: int64}\nt: {value: 1e999999, type: date, unit: s}"
+    )
+    assert problems == [
+        "mappings[0].columns.n.value: 9223372036854775808 is out of range for int64",
+        "mappings[0].columns.t.value: '1e999999' is out of range for date",
+    ]

@@ -125,7 +125,9 @@ def _converter(t: TimeplusType, unit: str | None, null: str, floats: Floats) -> 
         return json_converter(t, null)
     element_null = "null in a non-nullable element of type {}"
     if name == "array":
-        return array_converter(t, _converter(t.args[0], unit, element_null.format(t.args[0]), floats), null)
+        element = _converter(t.args[0], unit, element_null.format(t.args[0]), floats)
+        same = _passthrough_type(t.args[0]) if not is_nullable(t.args[0]) else None
+        return array_converter(t, element, null, same if same is not dict else None)
     if name == "map":
         key = _converter(t.args[0], unit, "null map key", floats)
         return map_converter(t, key, _converter(t.args[1], unit, element_null.format(t.args[1]), floats), null)

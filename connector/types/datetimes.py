@@ -114,6 +114,8 @@ def datetime_converter(t: TimeplusType, unit: str | None, null: str, floats: Flo
                 head = wall_heads.get(second) or whole_second(second, "", wall_heads, second)
                 fraction = v[19:]
             if head is not None:
+                if len(fraction) == width and fraction[0] == "." and fraction.isascii() and fraction[1:].isdigit():
+                    return head + fraction + "Z"  # as many digits as the column keeps: the usual case
                 found = tail(head, fraction)
                 if found is not None:
                     return found

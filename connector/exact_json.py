@@ -164,16 +164,15 @@ def decode_exact(raw: bytes) -> Any:
     """The stdlib decoder with exact numbers, as strict as orjson; raise DataError."""
     try:
         value = _EXACT.decode(raw.decode("utf-8"))
+        # orjson refuses lone surrogates (``"\ud800"``); the stdlib accepts them, and the
+        # payload encoder would then refuse the whole batch.
+        _check_text(value)
     except RecursionError:
         raise DataError("value is not valid JSON: nested too deeply") from None
-    except ValueError as exc:  # also UnicodeDecodeError and 4300-digit integers
-        raise DataError(f"value is not valid JSON: {exc}") from None
-    # orjson refuses lone surrogates (``"\ud800"``); the stdlib accepts them, and the
-    # payload encoder would then refuse the whole batch.
-    try:
-        _check_text(value)
     except UnicodeEncodeError as exc:
         raise DataError(f"value is not valid JSON: a string holds a lone surrogate ({exc.reason})") from None
+    except ValueError as exc:  # also UnicodeDecodeError and 4300-digit integers
+        raise DataError(f"value is not valid JSON: {exc}") from None
     return value
 
 

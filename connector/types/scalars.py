@@ -90,8 +90,11 @@ def text_of(v: Any, type_name: str, null: str, floats: Floats) -> str:
         return str(v)
     if kind is float and v - v != 0.0:
         raise ValueError(f"{show(v)} is not a valid {type_name}")
-    if floats is not Floats.EXACT and _holds_float(v):
-        raise InexactFloat
+    try:
+        if floats is not Floats.EXACT and _holds_float(v):
+            raise InexactFloat
+    except RecursionError:
+        raise ValueError(f"{show(v)} is nested too deeply for {type_name}") from None
     try:
         return encode_exact(v).decode()
     except (orjson.JSONEncodeError, TypeError) as exc:

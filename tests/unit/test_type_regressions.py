@@ -197,3 +197,22 @@ def test_typed_constants_out_of_range_fail_check() -> None:
         "mappings[0].columns.n.value: 9223372036854775808 is out of range for int64",
         "mappings[0].columns.t.value: '1e999999' is out of range for date",
     ]
+
+
+# -- never another exception -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("columns", "raw"),
+    [
+        # The exact decoder is as strict as orjson: a lone surrogate is refused, not passed on.
+        ("d: {from: value.d, type: 'decimal(38, 2)'}\ns: value.s", b'{"d": 1.123456789012345678, "s": "\\ud800"}'),
+        # Nesting deeper than Python's recursion limit, into a string column.
+        ("s: {from: value.s, type: string}", b'{"s": ' + b"[" * 1000 + b"1.5" + b"]" * 1000 + b"}"),
+        # A 5000-digit integer (Python's int() refuses more than 4300 digits).
+        ("n: {from: value.n, type: int256}", b'{"n": ' + b"7" * 5000 + b"}"),
+    ],
+)
+def test_hostile_values_are_data_errors(columns: str, raw: bytes) -> None:
+    error = refused(columns, raw)
+    assert error.reason

@@ -35,14 +35,14 @@ import orjson
 
 from connector.errors import DataError
 
-# Digits, the point and the exponent letter: a number literal is a run of these.
-_RUN_TABLE: Final = bytes(48 if chr(c) in "0123456789.eE" else 32 for c in range(256))
+#: Digits, the point and the exponent letter to '0', all else to ' ': a number literal is a run.
+RUN_TABLE: Final = bytes(48 if chr(c) in "0123456789.eE" else 32 for c in range(256))
 _DIGITS_OR_POINT: Final = frozenset(b"0123456789.")
 # What may follow a number literal in JSON (a uuid's 'e-4123' is followed by '-').
 _AFTER_NUMBER: Final = frozenset(b",]} \t\r\n")
-# A double holds 15 significant decimal digits exactly; a run of 17 characters is the
-# shortest that can hold 16 digits and a point (or a 17-digit integer).
-_LONG_RUN: Final = b"0" * 17
+#: A double holds 15 significant decimal digits exactly; a run of 17 characters is the
+#: shortest that can hold 16 digits and a point (or a 17-digit integer).
+LONG_RUN: Final = b"0" * 17
 _INT64_MIN: Final = -(1 << 63)
 _UINT64_MAX: Final = (1 << 64) - 1
 # Below 1e-300 a literal may fall into the subnormal range (or to 0.0) and lose digits.
@@ -84,8 +84,8 @@ def might_lose_digits(raw: bytes, *, tiny: bool = False) -> bool:
     decoder; a false negative would be a silently altered number, so every check errs
     on the side of True.
     """
-    runs = raw.translate(_RUN_TABLE)
-    if runs.find(_LONG_RUN) >= 0 and _has_long_literal(raw, runs):  # find: faster than `in` here
+    runs = raw.translate(RUN_TABLE)
+    if runs.find(LONG_RUN) >= 0 and _has_long_literal(raw, runs):  # find: faster than `in` here
         return True
     return tiny and (b"e-" in raw or b"E-" in raw) and _has_tiny_exponent(raw)
 
@@ -94,10 +94,10 @@ def _has_long_literal(raw: bytes, runs: bytes) -> bool:
     """Whether one of the long runs is a literal orjson may alter."""
     end = 0
     while True:
-        start = runs.find(_LONG_RUN, end)
+        start = runs.find(LONG_RUN, end)
         if start < 0:
             return False
-        end = start + len(_LONG_RUN)
+        end = start + len(LONG_RUN)
         while end < len(runs) and runs[end] == 48:
             end += 1
         while start > 0 and runs[start - 1] == 48:

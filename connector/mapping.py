@@ -27,7 +27,7 @@ from typing import Any, Final, NamedTuple
 from connector.config import NO_DEFAULT, ColumnConfig, MappingConfig, SourceKind
 from connector.decoding import STRICT_JSON, decode_value, json_kind
 from connector.errors import DataError
-from connector.exact_json import Floats, InexactFloat, decode_exact, might_lose_digits
+from connector.exact_json import LONG_RUN, RUN_TABLE, Floats, InexactFloat, decode_exact, might_lose_digits
 from connector.records import TIMESTAMP_NOT_AVAILABLE, MessageLike
 from connector.types import ColumnType, utf8_reason
 
@@ -73,8 +73,12 @@ class Mapper:
             if self._needs_object and type(decoded) is not dict:
                 raise DataError(f"value is {json_kind(decoded)}, but the mapping reads fields of a JSON object")
             check = self._check
-            if check is not None and might_lose_digits(msg.value() or b"", tiny=check):
-                return self._build_exact(msg, decode_exact(msg.value() or b""))
+            if check is not None:
+                raw = msg.value() or b""
+                # might_lose_digits' first test, inlined: most messages stop here.
+                long_run = raw.translate(RUN_TABLE).find(LONG_RUN) >= 0
+                if (long_run or check) and might_lose_digits(raw, tiny=check):
+                    return self._build_exact(msg, decode_exact(raw))
             try:
                 return self._build(msg, decoded)
             except InexactFloat:

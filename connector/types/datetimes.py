@@ -49,6 +49,10 @@ def datetime_converter(t: TimeplusType, unit: str | None, null: str, floats: Flo
     pad = "0" * precision
     zero_fraction = f".{pad}Z" if precision else "Z"
     width = precision + 1 if precision else -1  # '.' and the digits the column keeps
+    # '.000' .. '.999' -> '.000Z' .. '.999Z' (precision <= 3): checks and ends a fraction at once.
+    endings = (
+        {f".{i:0{precision}d}": f".{i:0{precision}d}Z" for i in range(10**precision)} if 0 < precision <= 3 else {}
+    )
     # The UTC 'YYYY-MM-DD hh:mm:ss' of whole-second texts already met, by their zone form.
     utc_heads: dict[str, str] = {}
     offset_heads: dict[str, str] = {}
@@ -114,8 +118,9 @@ def datetime_converter(t: TimeplusType, unit: str | None, null: str, floats: Flo
                 head = wall_heads.get(second) or whole_second(second, "", wall_heads, second)
                 fraction = v[19:]
             if head is not None:
-                if len(fraction) == width and fraction[0] == "." and fraction.isascii() and fraction[1:].isdigit():
-                    return head + fraction + "Z"  # as many digits as the column keeps: the usual case
+                ending = endings.get(fraction)  # '.123' -> '.123Z': the usual case in one lookup
+                if ending is not None:
+                    return head + ending
                 found = tail(head, fraction)
                 if found is not None:
                     return found

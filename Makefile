@@ -39,7 +39,8 @@ format: install ## Apply ruff's formatting and safe fixes
 demo: install ## Run the main job locally: Kafka broker, Timeplus emulator, producer, connector; print what landed
 	$(BIN)/python -m sandbox.demo
 
-bench: install ## Benchmark against the connector's own ceilings (bench/README.md); ARGS="--messages 200000" to change
+bench: install ## Type-layer micro-benchmark, then the connector against its own ceilings (bench/README.md); ARGS="--messages 200000" to change
+	$(BIN)/python -m bench.micro_types
 	$(BIN)/python -m bench.bench $(ARGS)
 
 faults: install ## Run the fault-injection tests and print the table of faults and outcomes

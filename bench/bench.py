@@ -58,6 +58,7 @@ from confluent_kafka import Consumer, Producer
 
 import connector
 from bench.plot import draw
+from bench.workloads import REALISTIC_MAPPING, RealisticEvents
 from connector.cli import tune_gc
 from connector.config import BatchConfig, load_config
 from connector.kafka_source import DEFAULTS as CONSUMER_DEFAULTS
@@ -130,11 +131,27 @@ def produce(producer: Producer, topic: str, value: bytes, partition: int) -> Non
             producer.poll(0.05)
 
 
-def produce_backlog(bootstrap: str, topic: str, n: int) -> int:
+#: The workloads (``--workload``): the message values and the mapping that reads them.
+WORKLOADS = ("current", "realistic")
+
+
+def mapping_of(workload: str) -> str:
+    return REALISTIC_MAPPING if workload == "realistic" else MAPPING
+
+
+def values_of(workload: str) -> Callable[[int], bytes]:
+    """The i-th message value of a workload, from a fixed seed."""
+    if workload == "realistic":
+        return RealisticEvents().value
+    messages = Messages()
+    return lambda i: messages.value(i, BASE_TS_MS + i)
+
+
+def produce_backlog(bootstrap: str, topic: str, n: int, workload: str = "current") -> int:
     """Produce messages 0..n-1 round-robin over the partitions; return the value bytes."""
-    producer, messages, total = new_producer(bootstrap), Messages(), 0
+    producer, value_of, total = new_producer(bootstrap), values_of(workload), 0
     for i in range(n):
-        value = messages.value(i, BASE_TS_MS + i)
+        value = value_of(i)
         total += len(value)
         produce(producer, topic, value, i % PARTITIONS)
         if i % 10_000 == 0:
@@ -349,6 +366,7 @@ def connector_config(
     in_flight: int | None = None,
     metrics: bool = False,
     ndjson: bool = False,
+    mapping: str = MAPPING,
 ) -> Path:
     batch = f"batch: {{max_rows: {max_rows}}}\n" if max_rows else ""
     batch += "http: {listen: '127.0.0.1:0'}\n" if metrics else ""
@@ -359,7 +377,7 @@ def connector_config(
         f"kafka:\n  bootstrap.servers: '{bootstrap}'\n  group.id: '{group}'\n"
         f"timeplus:\n  url: '{url}'\n  gzip: {'true' if gzip else 'false'}\n{requests}"
         f"{batch}"
-        f"mappings:\n  - topic: '{topic}'\n    stream: {STREAM}\n" + textwrap.indent(MAPPING, "    ")
+        f"mappings:\n  - topic: '{topic}'\n    stream: {STREAM}\n" + textwrap.indent(mapping, "    ")
     )
     return path
 
@@ -454,6 +472,7 @@ def connector_stage(stage: str, args: argparse.Namespace, topic: str, sink: Sink
         in_flight=variant.get("in_flight"),
         metrics=variant.get("metrics", False),
         ndjson=variant.get("ndjson", False),
+        mapping=mapping_of(args.workload),
     )
     run = ConnectorRun(config, workdir, workers=variant.get("workers", 1), until_caught_up=True)
     ended = run.wait(timeout=max(300.0, args.messages / 10_000))
@@ -615,7 +634,8 @@ def markdown(report: dict[str, Any]) -> str:
         f"Machine: {m['cpu_count']} cores ({m['cpu_model']}), {m['memory_gb']} GB, {m['platform']}; "
         f"load average at start {', '.join(f'{x:.2f}' for x in m['load_average_at_start'])}.",
         "Versions: " + ", ".join(f"{k} {v}" for k, v in report["versions"].items()) + ".",
-        f"Workload: ~{p['avg_value_bytes']:.0f}-byte JSON values, {PARTITIONS} partitions, 6 typed columns"
+        f"Workload {p['workload']}: ~{p['avg_value_bytes']:.0f}-byte JSON values, {PARTITIONS} partitions, "
+        f"{p['mapping'].count('from:')} typed columns"
         + (f"; naive loop on {p['naive_messages']:,} messages." if "d" in report["stages"] else "."),
         "",
         "| stage | msgs/s (median) | min - max | MB/s | start-up s | wall msgs/s | CPU s / M msgs | peak RSS MB "
@@ -705,6 +725,13 @@ def create_topic(bootstrap: str, name: str) -> None:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.bench", description=__doc__.split("\n")[0])
     parser.add_argument("--messages", type=int, default=2_000_000, help="backlog size (default 2,000,000)")
+    parser.add_argument(
+        "--workload",
+        choices=WORKLOADS,
+        default="current",
+        help="current: ~200-byte orders, epoch-ms timestamps; realistic: ~260-byte events with ISO timestamps "
+        "(Z and offsets), a uuid, an ipv4, a decimal (bench/workloads.py). The latency run always uses current.",
+    )
     parser.add_argument("--repeats", type=int, default=3, help="runs of each stage; medians are reported")
     parser.add_argument(
         "--naive-messages", type=int, default=5000, help="stage d drains at most this many (it runs ~100 msg/s)"
@@ -786,7 +813,7 @@ def main(argv: list[str] | None = None) -> int:
         create_topic(bootstrap, topic)
         print(f"producing {args.messages:,} messages into {topic} on {bootstrap} …", file=sys.stderr)
         t0 = time.perf_counter()
-        args.value_bytes = produce_backlog(bootstrap, topic, args.messages)
+        args.value_bytes = produce_backlog(bootstrap, topic, args.messages, args.workload)
         print(f"produced in {time.perf_counter() - t0:.1f} s (not counted)", file=sys.stderr)
         config = connector_config(
             workdir / "mapping.yaml",
@@ -796,6 +823,7 @@ def main(argv: list[str] | None = None) -> int:
             url=sink.url,
             gzip=False,
             max_rows=None,
+            mapping=mapping_of(args.workload),
         )
         mapper = Mapper(load_config(config).mappings[0])
         stages = stage_table(args, topic, mapper, workdir)
@@ -823,7 +851,8 @@ def main(argv: list[str] | None = None) -> int:
         "batch": asdict(BatchConfig()),
         "consumer_defaults": CONSUMER_DEFAULTS,
         "poll_messages": Tuning().poll_messages,
-        "mapping": MAPPING,
+        "workload": args.workload,
+        "mapping": mapping_of(args.workload),
         "broker": "given with --bootstrap" if given_broker else "started by the benchmark",
     }
     report["stages"] = {name: summarise(r) for name, r in runs.items()}

@@ -1,4 +1,8 @@
-"""Decoding message values: ``json``, ``string`` or ``bytes``, as a mapping's format says."""
+"""Decoding message values: ``json``, ``string`` or ``bytes``, as a mapping's format says.
+
+JSON goes through orjson; numbers that orjson cannot hold exactly are the mapper's
+business (``connector.exact_json``), except ``1e400``, which orjson refuses outright.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from typing import Any, Final
 import orjson
 
 from connector.errors import DataError
+from connector.exact_json import decode_exact
 from connector.types import utf8_reason
 
 
@@ -32,6 +37,8 @@ def decode_value(value: bytes | None, fmt: str) -> Any:
         try:
             return orjson.loads(value)
         except orjson.JSONDecodeError as exc:
+            if "infinity" in str(exc):  # 1e400 is valid JSON, only beyond a double: read it exactly
+                return decode_exact(value)
             raise DataError(f"value is not valid JSON: {exc}") from None
     if fmt == "string":
         try:

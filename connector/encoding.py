@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 
 from connector.config import BodyFormat
+from connector.exact_json import encode_exact
 
 #: Encodes rows (all of a batch, or a slice of them) into one complete body.
 RowsEncoder = Callable[[Sequence[list[Any]]], bytes]
@@ -37,13 +38,17 @@ def compact_head(columns: Sequence[str]) -> bytes:
 
 
 def compact_body(head: bytes, rows: Sequence[list[Any]]) -> bytes:
-    """The compact body of ``rows`` after ``head`` (from ``compact_head``)."""
-    return head + orjson.dumps(rows) + b"}"
+    """The compact body of ``rows`` after ``head`` (from ``compact_head``).
+
+    Untyped and ``json`` values may hold integers past 64 bits and Decimal literals,
+    which ``encode_exact`` writes as the literals they came from.
+    """
+    return head + encode_exact(rows) + b"}"
 
 
 def ndjson_body(to_object: RowToObject, rows: Sequence[list[Any]]) -> bytes:
     """One object per row (made by ``to_object``), each ending in a newline."""
-    dumps = orjson.dumps
+    dumps = encode_exact
     # Appending the newline at once lets each small buffer orjson returns be freed and
     # reused right away: joining the bare encodings with b"\n" ran ~5x slower.
     return b"".join([dumps(to_object(row)) + b"\n" for row in rows])

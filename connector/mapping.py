@@ -27,6 +27,7 @@ from typing import Any, Final, NamedTuple
 from connector.config import NO_DEFAULT, ColumnConfig, MappingConfig, SourceKind
 from connector.decoding import STRICT_JSON, decode_value, json_kind
 from connector.errors import DataError
+from connector.exact_json import LONG_RUN, RUN_TABLE, Floats, InexactFloat, decode_exact, might_lose_digits
 from connector.records import TIMESTAMP_NOT_AVAILABLE, MessageLike
 from connector.types import ColumnType, utf8_reason
 
@@ -42,9 +43,16 @@ _ABSENT: Final = object()
 
 
 class Mapper:
-    """One mapping compiled into a function per column; builds rows from messages."""
+    """One mapping compiled into a function per column; builds rows from messages.
 
-    __slots__ = ("_build", "_needs_object", "columns", "format", "mapping", "stream")
+    Numbers stay exact (``connector.exact_json``): a mapping whose columns rarely need a
+    float's digits builds from orjson's decoding and decodes a message again, exactly,
+    only when a converter asks (``InexactFloat``); one with decimal columns first checks
+    each message for literals orjson would alter; one that passes values on unconverted
+    (untyped or ``json`` columns) makes sure every literal it passes on is exact.
+    """
+
+    __slots__ = ("_build", "_build_exact", "_check", "_needs_object", "columns", "format", "mapping", "stream")
 
     def __init__(self, mapping: MappingConfig) -> None:
         self.mapping = mapping
@@ -54,14 +62,27 @@ class Mapper:
         self.format = STRICT_JSON if mapping.reject_duplicate_keys else mapping.format
         # Paths into the value only make sense in an object: say so instead of "missing field".
         self._needs_object = any(c.kind is SourceKind.VALUE and c.path for c in mapping.columns)
-        self._build = _assemble([_compile(c) for c in mapping.columns])
+        floats, self._check = _float_policy(mapping)
+        self._build = _assemble([_compile(c, floats) for c in mapping.columns])
+        exact = _assemble([_compile(c, Floats.EXACT) for c in mapping.columns]) if floats != Floats.EXACT else None
+        self._build_exact = exact or self._build
 
     def build(self, msg: MessageLike, decoded: Any) -> list[Any]:
         """The row for ``msg`` in column order, from its decoded value; raise DataError."""
         try:
             if self._needs_object and type(decoded) is not dict:
                 raise DataError(f"value is {json_kind(decoded)}, but the mapping reads fields of a JSON object")
-            return self._build(msg, decoded)
+            check = self._check
+            if check is not None:
+                raw = msg.value() or b""
+                # might_lose_digits' first test, inlined: most messages stop here.
+                long_run = raw.translate(RUN_TABLE).find(LONG_RUN) >= 0
+                if (long_run or check) and might_lose_digits(raw, tiny=check):
+                    return self._build_exact(msg, decode_exact(raw))
+            try:
+                return self._build(msg, decoded)
+            except InexactFloat:
+                return self._build_exact(msg, decode_exact(msg.value() or b""))
         except DataError as exc:
             raise self._located(exc, msg) from None
 
@@ -70,6 +91,22 @@ class Mapper:
 
     def __repr__(self) -> str:
         return f"Mapper(stream={self.stream!r}, columns={self.columns!r})"
+
+
+def _float_policy(mapping: MappingConfig) -> tuple[Floats, bool | None]:
+    """The Floats level rows are first built at, and whether (and how) messages are checked first.
+
+    The check is None (no check), False (literals of 16 or more digits) or True (also
+    literals that underflow, for values passed on unconverted).
+    """
+    if mapping.format != "json":
+        return Floats.EXACT, None  # text or bytes: no JSON numbers
+    columns = mapping.columns
+    if any(c.kind is SourceKind.VALUE and (c.type is None or c.type.passes_numbers_on) for c in columns):
+        return Floats.EXACT, True
+    if any(c.type is not None and c.type.wants_digits for c in columns):
+        return Floats.CHECKED, False
+    return Floats.UNCHECKED, None
 
 
 # ---------------------------------------------------------------------------
@@ -92,7 +129,7 @@ def _assemble(columns: list[Column]) -> Callable[[MessageLike, Any], list[Any]]:
     return build
 
 
-def _compile(col: ColumnConfig) -> Column:
+def _compile(col: ColumnConfig, floats: Floats) -> Column:
     """The mapping rule: a column's source, default, nullability and type become one closure."""
     if col.kind is SourceKind.CONSTANT:
         constant = col.constant
@@ -105,7 +142,7 @@ def _compile(col: ColumnConfig) -> Column:
         if plain_path and len(path) == 1:
             return _untyped_keyed_column(path[0], absent)
         return _untyped_column(col.name, _getter(col), absent)
-    typed = _Typed(col.name, ct.convert, absent, _on_null(col, ct), ct.passthrough or _Never)
+    typed = _Typed(col.name, ct.converters[floats], absent, _on_null(col, ct), ct.passthrough or _Never)
     if plain_path:
         return _keyed_column(path[0], typed) if len(path) == 1 else _path_column(path, typed)
     return _typed_column(_getter(col), typed)

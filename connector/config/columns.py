@@ -20,6 +20,7 @@ from connector.config.model import (
 )
 from connector.config.reader import FAILED, Reader, default, join, show
 from connector.config.topics import dead_letter_loops, pattern_problem, topic_name_problem
+from connector.exact_json import json_problem
 from connector.types import EPOCH_UNITS, ColumnType, column_type
 
 _MAPPING_KEYS = {"topic", "topics", "topic_pattern", "stream", "format", "columns", "on_error", "dlq_topic",
@@ -199,8 +200,14 @@ def _check_values(r: Reader, path: str, spec: dict[str, Any], ct: ColumnType | N
 def _value(r: Reader, path: str, raw: Any, ct: ColumnType | None) -> Any:
     """A constant or default, interpolated and converted to the column's type."""
     value = r.interpolate(path, raw)
-    if value is FAILED or ct is None:
-        return None if value is FAILED else value
+    if value is FAILED:
+        return None
+    if ct is None:
+        # Sent as it is: it must have a JSON form, or the first batch would fail to encode.
+        problem = json_problem(value)
+        if problem is not None:
+            r.fail(path, f"{problem}; give the column a type, or another value")
+        return value
     try:
         return ct.convert(value)
     except ValueError as exc:

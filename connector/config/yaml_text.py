@@ -9,21 +9,42 @@ types (``true``, ``42``, ``null``), which the validator checks field by field.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from connector.errors import ConfigError
+from connector.types.values import NUMBER_TEXT
 
 _MAP = "tag:yaml.org,2002:map"
 _SEQ = "tag:yaml.org,2002:seq"
 _MERGE = "tag:yaml.org,2002:merge"
 
 
+class _ExactLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, except that a float with more digits than a float holds is a Decimal.
+
+    A constant ``0.12345678901234567891`` for a ``decimal(38, 20)`` column keeps its digits.
+    """
+
+
+def _exact_float(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> float | Decimal:
+    number = loader.construct_yaml_float(node)
+    text = str(node.value).replace("_", "")
+    if not NUMBER_TEXT.fullmatch(text):  # .inf, .nan, 1:30 (base 60): no more digits to keep
+        return number
+    exact = Decimal(text)
+    return number if number - number == 0.0 and Decimal(repr(number)) == exact else exact
+
+
+_ExactLoader.add_constructor("tag:yaml.org,2002:float", _exact_float)
+
+
 def load_yaml(text: str, source: str = "<config>") -> Any:
     """The tree of one YAML document; raise ConfigError listing every problem found."""
-    loader = yaml.SafeLoader(text)
+    loader = _ExactLoader(text)
     try:
         root = loader.get_single_node()
         if root is None:

@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Final
 
+from connector.exact_json import Floats
 from connector.types.containers import array_converter, json_converter, map_converter, tuple_converter
 from connector.types.datetimes import EPOCH_UNITS, date_converter, datetime_converter
-from connector.types.grammar import INT_BITS, TimeplusType, is_nullable, parse_type
-from connector.types.scalars import SCALARS, int_converter
+from connector.types.grammar import DECIMAL_ALIASES, ENUMS, INT_BITS, TimeplusType, is_nullable, parse_type
+from connector.types.numbers import decimal_converter, float_converter, int_converter
+from connector.types.scalars import (
+    bool_converter,
+    enum_converter,
+    fixed_string_converter,
+    ip_converter,
+    string_converter,
+    uuid_converter,
+)
 from connector.types.values import Converter
 
 _PASSTHROUGH: Final[dict[str, type]] = {"string": str, "bool": bool, "json": dict}
+_DECIMALS: Final = ("decimal", *DECIMAL_ALIASES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,33 +36,53 @@ class ColumnType:
     """The parsed type; ``str()`` gives its canonical spelling."""
     unit: str | None
     """Unit of epoch numbers read into date/time types (None: epoch numbers are refused)."""
-    convert: Converter = field(repr=False, compare=False)
-    """Turns a source value into Timeplus's JSON form; raises ValueError with a reason."""
+    converters: tuple[Converter, Converter, Converter] = field(repr=False, compare=False)
+    """The converter for values decoded at each ``Floats`` level, indexed by it.
+
+    Each turns a source value into Timeplus's JSON form or raises ValueError with a reason;
+    one that needs the literal of a float its level cannot vouch for raises InexactFloat.
+    """
     nullable: bool
     """True when null is a value of the column (``nullable(T)``, also under low_cardinality)."""
     passthrough: type | None
-    """Values of exactly this Python type are already in their JSON form (``convert`` returns them)."""
+    """Values of exactly this Python type are already in their JSON form (the converters return them)."""
     null_reason: str
     """The reason given for a null in this column when it is not nullable."""
+    wants_digits: bool
+    """Its values are mostly float literals whose digits matter (decimals): check every message."""
+    passes_numbers_on: bool
+    """It passes decoded numbers on unconverted (``json``): decode every literal exactly."""
+
+    @property
+    def convert(self) -> Converter:
+        """The converter of exactly known values (constants, defaults, exactly decoded messages)."""
+        return self.converters[Floats.EXACT]
 
     def __str__(self) -> str:
         return str(self.parsed)
 
 
 def column_type(text: str, unit: str | None = None) -> ColumnType:
-    """Parse a column's type and compile its converter; ValueError says what is wrong."""
+    """Parse a column's type and compile its converters; ValueError says what is wrong."""
     if unit is not None and unit not in EPOCH_UNITS:
         raise ValueError(f"unknown unit {unit!r} (expected one of {', '.join(EPOCH_UNITS)})")
     t = parse_type(text)
     null_reason = f"null for non-nullable column of type {t}"
+    unchecked, checked, exact = (_converter(t, unit, null_reason, floats) for floats in Floats)
     return ColumnType(
         parsed=t,
         unit=unit,
-        convert=_converter(t, unit, null_reason),
+        converters=(unchecked, checked, exact),
         nullable=is_nullable(t),
         passthrough=_passthrough_type(t),
         null_reason=null_reason,
+        wants_digits=_anywhere(t, _DECIMALS),
+        passes_numbers_on=_anywhere(t, ("json",)),
     )
+
+
+def _anywhere(t: TimeplusType, names: Iterable[str]) -> bool:
+    return t.name in names or any(_anywhere(a, names) for a in t.args)
 
 
 def _passthrough_type(t: TimeplusType) -> type | None:
@@ -61,31 +92,46 @@ def _passthrough_type(t: TimeplusType) -> type | None:
     return _PASSTHROUGH.get(t.name)
 
 
-def _converter(t: TimeplusType, unit: str | None, null: str) -> Converter:
+_SCALARS: Final[dict[str, Callable[[TimeplusType, str, Floats], Converter]]] = {
+    **dict.fromkeys(INT_BITS, int_converter),
+    "float32": float_converter,
+    "float64": float_converter,
+    **dict.fromkeys(_DECIMALS, decimal_converter),
+    "bool": bool_converter,
+    "string": string_converter,
+    "fixed_string": fixed_string_converter,
+    "uuid": uuid_converter,
+    "ipv4": ip_converter,
+    "ipv6": ip_converter,
+    **dict.fromkeys(ENUMS, enum_converter),
+}
+
+
+def _converter(t: TimeplusType, unit: str | None, null: str, floats: Floats) -> Converter:
     name = t.name
     if name == "nullable":
-        inner = _converter(t.args[0], unit, null)
+        inner = _converter(t.args[0], unit, null, floats)
         return lambda v: None if v is None else inner(v)
     if name == "low_cardinality":
-        return _converter(t.args[0], unit, null)
-    if name in INT_BITS:
-        return int_converter(t, null)
-    factory = SCALARS.get(name)
+        return _converter(t.args[0], unit, null, floats)
+    if name == "date" or name == "date32":
+        return date_converter(t, unit, null, floats)
+    if name == "datetime" or name == "datetime64":
+        return datetime_converter(t, unit, null, floats)
+    factory = _SCALARS.get(name)
     if factory is not None:
-        return factory(t, null)
+        return factory(t, null, floats)
     if name == "json":
         return json_converter(t, null)
-    if name == "date" or name == "date32":
-        return date_converter(t, unit, null)
-    if name == "datetime" or name == "datetime64":
-        return datetime_converter(t, unit, null)
     element_null = "null in a non-nullable element of type {}"
     if name == "array":
-        return array_converter(t, _converter(t.args[0], unit, element_null.format(t.args[0])), null)
+        element = _converter(t.args[0], unit, element_null.format(t.args[0]), floats)
+        same = _passthrough_type(t.args[0]) if not is_nullable(t.args[0]) else None
+        return array_converter(t, element, null, same if same is not dict else None)
     if name == "map":
-        key = _converter(t.args[0], unit, "null map key")
-        return map_converter(t, key, _converter(t.args[1], unit, element_null.format(t.args[1])), null)
+        key = _converter(t.args[0], unit, "null map key", floats)
+        return map_converter(t, key, _converter(t.args[1], unit, element_null.format(t.args[1]), floats), null)
     if name == "tuple":
-        elements = tuple(_converter(a, unit, element_null.format(a)) for a in t.args)
+        elements = tuple(_converter(a, unit, element_null.format(a), floats) for a in t.args)
         return tuple_converter(t, elements, null)
     raise ValueError(f"no converter for type {t}")  # parse_type admits nothing else

@@ -12,7 +12,7 @@ from connector.types.values import Converter, show
 
 def json_converter(t: TimeplusType, null: str) -> Converter:
     def convert(v: Any) -> Any:
-        if type(v) is dict or type(v) is list:
+        if type(v) is dict:  # an object only: Proton's json column refuses arrays
             return v
         if v is None:
             raise ValueError(null)
@@ -34,12 +34,16 @@ def _at(where: str, exc: ValueError) -> ValueError:
     return ValueError(f"{where}{reason}" if reason.startswith("[") else f"{where}: {reason}")
 
 
-def array_converter(t: TimeplusType, element: Converter, null: str) -> Converter:
+def array_converter(t: TimeplusType, element: Converter, null: str, same: type | None = None) -> Converter:
+    """array(T); ``same`` is the type of elements already in T's JSON form (str for strings)."""
+
     def convert(v: Any) -> list[Any]:
         if type(v) is not list and type(v) is not tuple:
             if v is None:
                 raise ValueError(null)
             raise ValueError(f"expected a list for {t}, got {show(v)}")
+        if same is not None and type(v) is list and set(map(type, v)) <= {same}:
+            return v  # array(string) of strings: checked in C, passed on as decoded
         try:
             return [element(x) for x in v]
         except ValueError:

@@ -1,236 +1,198 @@
-"""Converters of date and time types: date, date32, datetime and datetime64.
+"""Date and time columns: every accepted form to one instant, sent in a form read one way.
 
-Values are ISO-8601 texts, ``date``/``datetime`` objects, or epoch numbers in the
-column's ``unit``; each becomes the ``YYYY-MM-DD[ hh:mm:ss[.fff]]`` text Timeplus reads.
+Instants go to Timeplus as ``YYYY-MM-DD hh:mm:ss[.fff]Z``: UTC with an explicit ``Z``,
+which Proton's ingest reads with ``date_time_input_format = best_effort``
+(``IngestRestRouterHandler.cpp``) as that instant whatever the column's or the server's
+time zone. Wall-clock text in the column's zone would read two ways in the hour a
+daylight-saving change repeats, and would depend on the server's zone when the column
+names none. Dates go as ``YYYY-MM-DD``.
+
+The common forms (``…T12:34:56.789Z``, ``…+02:00``, a plain date, an epoch integer) take
+a fast path: the whole-second part is parsed once and cached, the rest is string
+slicing (≤ 1 µs per value, ``bench/micro_types.py``). Everything else goes through
+``instants`` (the forms accepted, the ranges per type and precision).
 """
 
 from __future__ import annotations
 
-import re
-from datetime import UTC, date, datetime, timedelta
-from decimal import ROUND_FLOOR, Decimal
 from typing import Any, Final
-from zoneinfo import ZoneInfo
 
+from connector.exact_json import Floats
 from connector.types.grammar import TimeplusType, zone_info
-from connector.types.values import NUMBER_TEXT, Converter, show, utf8
-
-_PER_SECOND: Final = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
-#: Units of epoch numbers a date/time column can read.
-EPOCH_UNITS: Final = tuple(_PER_SECOND)
-_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
-_EPOCH_DATE: Final = date(1970, 1, 1)
-_EPOCH_ORDINAL: Final = _EPOCH_DATE.toordinal()
-_DAY: Final = 86_400
-
-
-def _days(y: int, m: int, d: int) -> int:
-    return date(y, m, d).toordinal() - _EPOCH_ORDINAL
-
-
-# Inclusive ranges, in seconds (datetimes) and days (dates) since the epoch.
-_SECOND_RANGES: Final = {
-    "datetime": (0, (1 << 32) - 1),
-    "datetime64": (_days(1900, 1, 1) * _DAY, _days(2300, 1, 1) * _DAY - 1),
-}
-_DAY_RANGES: Final = {"date": (0, 65_535), "date32": (_days(1900, 1, 1), _days(2299, 12, 31))}
-
-_ISO: Final = re.compile(
-    r"([0-9]{4})-([0-9]{2})-([0-9]{2})"
-    r"(?:[Tt ]([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:[.,]([0-9]+))?)?"
-    r" ?(?:([Zz])|([+-])([0-9]{2})(?::?([0-9]{2}))?)?)?"
+from connector.types.instants import (
+    CACHE_LIMIT,
+    DAY,
+    NANOS,
+    PER_SECOND,
+    SECOND_TEXT,
+    BadInstant,
+    bounds_text,
+    day_text,
+    instant,
+    instant_range,
+    parse_iso,
+    second_text,
 )
-_DATE_TEXT: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+from connector.types.values import Converter, show
+
+EPOCH_UNITS: Final = tuple(PER_SECOND)
 
 
-def _parse_instant(text: str, zone: ZoneInfo | None) -> tuple[int, int] | None:
-    """Seconds and nanoseconds since the epoch of an ISO-8601 text, or None if it is not one.
-
-    A text without an offset is wall time in ``zone`` (UTC when None).
-    """
-    match = _ISO.fullmatch(text)
-    if match is None:
-        return None
-    year, month, day, hh, mm, ss, fraction, z, sign, oh, om = match.groups()
-    hour, minute, second = int(hh or 0), int(mm or 0), int(ss or 0)
-    if hour > 23 or minute > 59 or second > 59:
-        return None
-    try:
-        days = _days(int(year), int(month), int(day))
-    except ValueError:
-        return None
-    nanos = int(fraction[:9].ljust(9, "0")) if fraction else 0  # beyond ns: truncated
-    wall = days * _DAY + hour * 3600 + minute * 60 + second
-    if z:
-        return wall, nanos
-    if sign:
-        offset_h, offset_m = int(oh), int(om or 0)
-        if offset_h > 23 or offset_m > 59:
-            return None
-        offset = offset_h * 3600 + offset_m * 60
-        return (wall - offset if sign == "+" else wall + offset), nanos
-    if zone is None:
-        return wall, nanos
-    shift = zone.utcoffset(datetime(int(year), int(month), int(day), hour, minute, second))
-    return wall - (shift.days * _DAY + shift.seconds if shift else 0), nanos
-
-
-def _instant_of_object(v: date, zone: ZoneInfo | None) -> tuple[int, int]:
-    """A ``datetime``/``date`` (YAML parses unquoted timestamps into these) as an instant."""
-    if not isinstance(v, datetime):
-        return _days(v.year, v.month, v.day) * _DAY, 0
-    if v.tzinfo is None:
-        v = v.replace(tzinfo=zone or UTC)
-    delta = v - _EPOCH
-    return delta.days * _DAY + delta.seconds, delta.microseconds * 1000
-
-
-def _epoch_of_number(v: Any, unit: str | None, t: TimeplusType) -> tuple[int, int]:
-    """An epoch number (int, float or numeric text) in ``unit`` as (seconds, nanoseconds)."""
-    if unit is None:
-        raise ValueError(
-            f"{show(v)} looks like an epoch number but {t} needs to know its unit: "
-            "set unit to s, ms, us or ns on this column"
-        )
-    per_second = _PER_SECOND[unit]
-    if type(v) is int:
-        seconds, part = divmod(v, per_second)
-        return seconds, part * (1_000_000_000 // per_second)
-    # Through Decimal, so that 1700000000.123 keeps its digits exactly.
-    number = Decimal(repr(v) if type(v) is float else str(v).strip())
-    nanos = int((number * (1_000_000_000 // per_second)).to_integral_value(ROUND_FLOOR))
-    return divmod(nanos, 1_000_000_000)
-
-
-def _instant(v: Any, unit: str | None, zone: ZoneInfo | None, t: TimeplusType, null: str) -> tuple[int, int]:
-    """Any accepted source value of a date/time column as (seconds, nanoseconds) since the epoch."""
-    if isinstance(v, bytes):
-        v = utf8(v)
-    if isinstance(v, str):
-        text = v.strip()
-        if NUMBER_TEXT.fullmatch(text):  # without a unit: says to set one
-            return _epoch_of_number(text, unit, t)
-        found = _parse_instant(text, zone)
-        if found is None:
-            raise ValueError(f"expected an ISO-8601 date or datetime, got {show(v)}")
-        return found
-    if type(v) is int or (type(v) is float and v - v == 0.0):
-        return _epoch_of_number(v, unit, t)
-    if isinstance(v, date):
-        return _instant_of_object(v, zone)
-    if v is None:
-        raise ValueError(null)
-    raise ValueError(f"expected an ISO-8601 date or datetime or an epoch number, got {show(v)}")
-
-
-_DAY_TEXT: dict[int, str] = {}
-_SECOND_TEXT: dict[int, str] = {}
-_CACHE_LIMIT: Final = 20_000
-
-
-def _day_text(days: int) -> str:
-    text = _DAY_TEXT.get(days)
-    if text is None:
-        if len(_DAY_TEXT) > _CACHE_LIMIT:
-            _DAY_TEXT.clear()
-        text = _DAY_TEXT[days] = (_EPOCH_DATE + timedelta(days=days)).isoformat()
-    return text
-
-
-def _second_text(seconds: int) -> str:
-    """``YYYY-MM-DD hh:mm:ss`` of a UTC epoch second; cached, as a topic's rows come in order."""
-    text = _SECOND_TEXT.get(seconds)
-    if text is None:
-        if len(_SECOND_TEXT) > _CACHE_LIMIT:
-            _SECOND_TEXT.clear()
-        text = (_EPOCH + timedelta(seconds=seconds)).strftime("%Y-%m-%d %H:%M:%S")
-        _SECOND_TEXT[seconds] = text
-    return text
-
-
-def _fraction_texts(precision: int) -> tuple[str, ...] | None:
-    """``.000`` .. ``.999`` for precision 3 (and the like up to 3): a lookup beats formatting."""
-    if not 0 < precision <= 3:
-        return None
-    return tuple(f".{i:0{precision}d}" for i in range(10**precision))
-
-
-def date_converter(t: TimeplusType, unit: str | None, null: str) -> Converter:
-    low, high = _DAY_RANGES[t.name]
-    bounds = f"{_day_text(low)} .. {_day_text(high)}"
-
-    def convert(v: Any) -> str:
-        if type(v) is str and len(v) == 10 and _DATE_TEXT.fullmatch(v):
-            try:
-                days = _days(int(v[:4]), int(v[5:7]), int(v[8:]))
-            except ValueError:
-                raise ValueError(f"expected an ISO-8601 date or datetime, got {show(v)}") from None
-            if low <= days <= high:
-                return v
-        else:
-            seconds, _ = _instant(v, unit, None, t, null)
-            days = seconds // _DAY
-            if low <= days <= high:
-                return _day_text(days)
-        raise ValueError(f"{show(v)} is out of range for {t} ({bounds})")
-
-    return convert
-
-
-def datetime_converter(t: TimeplusType, unit: str | None, null: str) -> Converter:
-    precision = t.precision or 0
-    zone = zone_info(t.tz)
-    low, high = _SECOND_RANGES[t.name]
-    bounds = f"{_second_text(low)} .. {_second_text(high)}"
-    divisor = 10 ** (9 - precision)
-    fraction = f".%0{precision}d" if precision else ""
+def datetime_converter(t: TimeplusType, unit: str | None, null: str, floats: Floats) -> Converter:
+    """A converter for datetime / datetime64(p[, tz]) columns: to ``YYYY-MM-DD hh:mm:ss[.f]Z``."""
+    name, precision, zone, type_name = t.name, t.precision or 0, zone_info(t.tz), str(t)
+    low, high = instant_range(name, precision)
+    bounds = bounds_text(name, precision)
+    step = 10 ** (9 - precision)
+    # Seconds whose every fraction is in range: the fast paths check only these.
+    first_second, last_second = -(-low // NANOS), (high - NANOS + step) // NANOS
+    pad = "0" * precision
+    zero_fraction = f".{pad}Z" if precision else "Z"
+    width = precision + 1 if precision else -1  # '.' and the digits the column keeps
+    # '.000' .. '.999' -> '.000Z' .. '.999Z' (precision <= 3): checks and ends a fraction at once.
+    endings = (
+        {f".{i:0{precision}d}": f".{i:0{precision}d}Z" for i in range(10**precision)} if 0 < precision <= 3 else {}
+    )
+    # The UTC 'YYYY-MM-DD hh:mm:ss' of whole-second texts already met, by their zone form.
+    utc_heads: dict[str, str] = {}
+    offset_heads: dict[str, str] = {}
+    wall_heads: dict[str, str] = {}
 
     def render(seconds: int, nanos: int) -> str:
-        if zone is None:
-            text = _second_text(seconds)
-        else:
-            text = datetime.fromtimestamp(seconds, zone).strftime("%Y-%m-%d %H:%M:%S")
-        return text + fraction % (nanos // divisor) if precision else text
+        total = seconds * NANOS + nanos
+        total -= total % step
+        if not low <= total <= high:
+            raise BadInstant(f"out of range for {type_name} ({bounds})")
+        seconds, nanos = divmod(total, NANOS)
+        if not precision:
+            return second_text(seconds) + "Z"
+        return f"{second_text(seconds)}.{nanos // step:0{precision}d}Z"
 
     def slow(v: Any) -> str:
-        seconds, nanos = _instant(v, unit, zone, t, null)
-        if not low <= seconds <= high:
-            raise ValueError(f"{show(v)} is out of range for {t} ({bounds})")
-        return render(seconds, nanos)
+        if v is None:
+            raise ValueError(null)
+        try:
+            seconds, nanos = instant(v, unit, zone, type_name, floats)
+            return render(seconds, nanos)
+        except BadInstant as exc:
+            reason = str(exc)
+            raise ValueError(f"{show(v)} is {reason}" if reason.startswith("out of range") else reason) from None
+        except UnicodeDecodeError:
+            raise ValueError(f"{show(v)} is not valid UTF-8") from None
 
-    if unit is None or zone is not None:
-        return slow
-    return _fast_epoch(slow, unit, precision, low, high)
+    def whole_second(head: str, zone_text: str, into: dict[str, str], key: str) -> str | None:
+        """The UTC text of ``YYYY-MM-DD(T| )hh:mm:ss`` + zone, cached under ``key``; None if not one."""
+        try:
+            seconds, _ = parse_iso(head + zone_text, zone)
+        except BadInstant:
+            return None
+        if not first_second <= seconds <= last_second:
+            return None
+        if len(into) > CACHE_LIMIT:
+            into.clear()
+        text = into[key] = second_text(seconds)
+        return text
+
+    def tail(head: str, fraction: str) -> str | None:
+        """``head`` plus ``fraction`` ('' or '.' and 1-9 digits) cut to the precision, and 'Z'."""
+        if len(fraction) == width and fraction[0] == "." and fraction.isascii() and fraction[1:].isdigit():
+            return head + fraction + "Z"  # the common case: as many digits as the column keeps
+        if not fraction:
+            return head + zero_fraction
+        if fraction[0] == "." and len(fraction) <= 10 and fraction.isascii() and fraction[1:].isdigit():
+            return head + (fraction + pad)[:width] + "Z" if precision else head + "Z"
+        return None
+
+    def convert(v: Any) -> Any:
+        # 'YYYY-MM-DDThh:mm:ss' (or ' ') + '.fff' + 'Z' / '+hh:mm' / '' (wall time in the zone).
+        if type(v) is str and len(v) >= 19:
+            second = v[:19]
+            if v[-1] == "Z":
+                head = utc_heads.get(second) or whole_second(second, "Z", utc_heads, second)
+                fraction = v[19:-1]
+            elif v[-3] == ":" and (v[-6] == "+" or v[-6] == "-"):
+                key = second + v[-6:]
+                head = offset_heads.get(key) or whole_second(second, v[-6:], offset_heads, key)
+                fraction = v[19:-6]
+            else:
+                head = wall_heads.get(second) or whole_second(second, "", wall_heads, second)
+                fraction = v[19:]
+            if head is not None:
+                ending = endings.get(fraction)  # '.123' -> '.123Z': the usual case in one lookup
+                if ending is not None:
+                    return head + ending
+                found = tail(head, fraction)
+                if found is not None:
+                    return found
+        return slow(v)
+
+    if unit is None:
+        return convert
+    return _with_fast_epoch(convert, unit, precision, first_second, last_second)
 
 
-def _fast_epoch(slow: Converter, unit: str, precision: int, low: int, high: int) -> Converter:
-    """Integer epochs to UTC text, with no more work than a divmod and two lookups."""
-    per_second = _PER_SECOND[unit]
+def _with_fast_epoch(convert: Converter, unit: str, precision: int, first: int, last: int) -> Converter:
+    """Integer epochs to UTC text with no more work than a divmod and two lookups."""
+    per_second = PER_SECOND[unit]
     unit_digits = len(str(per_second)) - 1
-    texts = _fraction_texts(precision)
-    if texts is not None and unit_digits == precision:
-        # The hot case: epoch ms into datetime64(3).
-        def exact(v: Any) -> Any:
-            if type(v) is int:
-                seconds, part = divmod(v, per_second)
-                if low <= seconds <= high:
-                    return (_SECOND_TEXT.get(seconds) or _second_text(seconds)) + texts[part]
-            return slow(v)
-
-        return exact
-
     down = 10 ** max(unit_digits - precision, 0)
     up = 10 ** max(precision - unit_digits, 0)
-    fraction = f".%0{precision}d" if precision else ""
+    if precision <= 3 and unit_digits >= precision:
+        # A table of '.000Z' .. '.999Z' (or 'Z'), indexed by the cut fraction: the hot case.
+        fractions = tuple(f".{i:0{precision}d}Z" if precision else "Z" for i in range(10**precision))
 
-    def tail(part: int) -> str:
-        return fraction % (part // down * up) if precision else ""
+        def table(v: Any) -> Any:
+            if type(v) is int:
+                seconds, part = divmod(v, per_second)
+                if first <= seconds <= last:
+                    return (SECOND_TEXT.get(seconds) or second_text(seconds)) + fractions[part // down]
+            return convert(v)
+
+        return table
 
     def scaled(v: Any) -> Any:
         if type(v) is int:
             seconds, part = divmod(v, per_second)
-            if low <= seconds <= high:
-                return (_SECOND_TEXT.get(seconds) or _second_text(seconds)) + tail(part)
-        return slow(v)
+            if first <= seconds <= last:
+                head = SECOND_TEXT.get(seconds) or second_text(seconds)
+                return f"{head}.{part // down * up:0{precision}d}Z" if precision else head + "Z"
+        return convert(v)
 
     return scaled
+
+
+def date_converter(t: TimeplusType, unit: str | None, null: str, floats: Floats) -> Converter:
+    """A converter for date / date32 columns: to ``YYYY-MM-DD``."""
+    name = t.name
+    low, high = instant_range(name, 0)
+    low_day, high_day = low // NANOS // DAY, high // NANOS // DAY
+    bounds = bounds_text(name, 0)
+    valid: dict[str, str] = {}
+
+    def slow(v: Any) -> str:
+        if v is None:
+            raise ValueError(null)
+        try:
+            seconds, _ = instant(v, unit, None, name, floats)
+        except BadInstant as exc:
+            raise ValueError(str(exc)) from None
+        except UnicodeDecodeError:
+            raise ValueError(f"{show(v)} is not valid UTF-8") from None
+        days = seconds // DAY
+        if not low_day <= days <= high_day:
+            raise ValueError(f"{show(v)} is out of range for {name} ({bounds})")
+        text = day_text(days)
+        if type(v) is str and v == text:
+            if len(valid) > CACHE_LIMIT:
+                valid.clear()
+            valid[v] = v
+        return text
+
+    def convert(v: Any) -> Any:
+        if type(v) is str:
+            text = valid.get(v)
+            if text is not None:
+                return text
+        return slow(v)
+
+    return convert

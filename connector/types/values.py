@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any, Final
 
 Converter = Callable[[Any], Any]
@@ -19,7 +20,7 @@ def show(v: Any) -> str:
         return "an object"
     if isinstance(v, list | tuple):
         return "a list"
-    text = repr(v)
+    text = str(v) if isinstance(v, Decimal) else repr(v)  # a Decimal as its literal
     return text if len(text) <= 60 else text[:57] + "..."
 
 

@@ -26,6 +26,7 @@ _DATETIME_TEXT = re.compile(
 )
 _SECONDS_TAIL = re.compile(r"(?:\.(\d+))?(Z|[+-]\d{2}(?::?\d{2})?)?")
 _FULL_TEMPLATE = "0000-00-00 00:00:00"
+_LAST_NANOS = ((1 << 63) - 1) % 10**9  # datetime64(9)'s last second ends at .854775807
 
 
 def _looks_truncated(text: str) -> bool:
@@ -112,7 +113,11 @@ class DateTimeType(ColumnType):
             self.first, self.last = 0, (1 << 32) - 1
         else:
             self.name = f"datetime64({precision}, {zone_arg})" if zone else f"datetime64({precision})"
+            # 1900-01-01 .. 2299-12-31 23:59:59.99..., except where the 64-bit count of
+            # 10^-p seconds ends first: datetime64(9) ends at 2262-04-11 23:47:16.854775807.
             self.first, self.last = -2208988800, 10413791999
+            if precision == 9:
+                self.last = ((1 << 63) - 1) // 10**9
 
     def default(self) -> str:
         return self.format(0, "")
@@ -133,7 +138,8 @@ class DateTimeType(ColumnType):
     def _convert(self, value: Any) -> str:
         kind = type(value)
         if kind is str:
-            fast = self._from_cache(value)
+            # datetime64(9)'s last second is in range only up to .854775807: no cache there.
+            fast = self._from_cache(value) if self.precision != 9 else None
             if fast is not None:
                 return fast
             seconds, fraction = self._parse_text(value)
@@ -151,7 +157,8 @@ class DateTimeType(ColumnType):
         return self._checked(seconds, fraction, value)
 
     def _checked(self, seconds: int, fraction: str, value: Any) -> str:
-        if not self.first <= seconds <= self.last:
+        beyond = self.precision == 9 and seconds == self.last and int((fraction + "000000000")[:9]) > _LAST_NANOS
+        if not self.first <= seconds <= self.last or beyond:
             raise ValueRejected(codes.CANNOT_PARSE_DATETIME, f"{shown(value)} is out of range of {self.name}")
         return self.format(seconds, fraction)
 
@@ -190,23 +197,28 @@ class DateTimeType(ColumnType):
         return printed
 
     def convert_column(self, values: Sequence[Any]) -> Sequence[Any]:
-        """Whole-column fast path for the usual 'YYYY-MM-DD hh:mm:ss[.f]' text with exactly p digits.
+        """Whole-column fast path for the usual 'YYYY-MM-DD hh:mm:ss[.f][Z]' text with exactly p digits.
 
         Everything per value runs in C (slicing and joining through map); only the
         distinct whole seconds go through the parser. Any other shape takes the slow path.
         """
         digits = self.digits
         width = 19 + (digits + 1 if digits else 0)
-        if not values or set(map(type, values)) != {str} or set(map(len, values)) != {width}:
+        if not values or self.precision == 9 or set(map(type, values)) != {str}:
+            return super().convert_column(values)
+        zone = ""
+        if set(map(len, values)) == {width + 1} and set(map(itemgetter(-1), values)) == {"Z"}:
+            zone = "Z"  # UTC text, as the connector sends it; naive text is in the column's zone
+        elif set(map(len, values)) != {width}:
             return super().convert_column(values)
         fractions: list[str] = []
         if digits:
-            fractions = list(map(itemgetter(slice(20, None)), values))
+            fractions = list(map(itemgetter(slice(20, width)), values))
             joined = "".join(fractions)
             if set(map(itemgetter(19), values)) != {"."} or not (joined.isascii() and joined.isdigit()):
                 return super().convert_column(values)
         bases = list(map(itemgetter(slice(0, 19)), values))
-        printed = {base: self._printed_seconds(base, base) for base in set(bases)}
+        printed = {base: self._printed_seconds(base + zone, base + zone) for base in set(bases)}
         heads = map(printed.__getitem__, bases)
         if not digits:
             return list(heads)

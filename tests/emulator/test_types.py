@@ -119,6 +119,9 @@ REJECTED: list[tuple[str, Any, int]] = [
     ("datetime", "2024-13-01 00:00:00", 41),
     ("datetime", "2024-01-01 25:00:00", 41),
     ("datetime", "1960-01-01 00:00:00", 41),  # before datetime's range
+    # datetime64(9) counts nanoseconds in 64 bits: it ends at 2262-04-11 23:47:16.854775807.
+    ("datetime64(9)", "2262-04-11 23:47:16.854775808Z", 41),
+    ("datetime64(9)", "2299-12-31 23:59:59", 41),
     ("datetime", 1.5, 41),
     ("datetime", True, 41),
     ("datetime64(3)", "2024-01-01 10", 32),
@@ -219,6 +222,11 @@ def test_column_fast_paths_agree_with_value_by_value_conversion() -> None:
         ("datetime64(3, 'Asia/Shanghai')", ["2024-01-01 10:00:00.123", "2024-06-01T10:00:01.456"]),
         ("datetime64(0)", ["2024-01-01 10:00:00", "2024-01-01T23:59:59"]),
         ("datetime", ["2024-01-01 10:00:00", "2024-01-01T23:59:59"]),
+        # UTC text with Z, as the connector sends it, into columns with and without a zone.
+        ("datetime64(3)", ["2024-01-01 10:00:00.123Z", "2024-01-01 10:00:01.456Z"]),
+        ("datetime64(3, 'America/New_York')", ["2024-11-03 05:30:00.000Z", "2024-11-03 06:30:00.000Z"]),
+        ("datetime", ["2024-01-01 10:00:00Z", "2024-01-01 23:59:59Z"]),
+        ("datetime64(9)", ["2262-04-11 23:47:16.854775807Z", "2024-01-01 10:00:00.000000001Z"]),
     ]
     for type_name, values in cases:
         column_type = parse_type(type_name)
@@ -234,6 +242,8 @@ def test_column_fast_paths_agree_with_value_by_value_conversion() -> None:
         ("datetime64(3)", ["2024-01-01 10:00:00.123", "2024-01-01 10:00:00,123"], 41),
         ("datetime64(3)", ["2024-01-01 10:00:00.123", "1800-01-01 10:00:00.123"], 41),
         ("datetime", ["2024-01-01 10:00:00", "2024-01-01 1:00:000"], 41),
+        ("datetime64(3)", ["2024-01-01 10:00:00.123Z", "2024-01-01 10:00:00.1x3Z"], 41),
+        ("datetime64(9)", ["2024-01-01 10:00:00.000000000Z", "2262-04-11 23:47:16.854775808Z"], 41),
     ],
 )
 def test_column_fast_paths_still_check_every_value(type_name: str, values: list[Any], code: int) -> None:

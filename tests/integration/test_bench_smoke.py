@@ -57,3 +57,24 @@ def test_bench_runs_every_stage_and_loses_nothing(kafka: KafkaBroker, tmp_path: 
     assert 0 <= consume_to_ack["p50"] <= consume_to_ack["p99"] <= consume_to_ack["max"]
     assert set(report["ratios"]) == {"c/b", "c/a", "c/d"}
     assert report["machine"]["cpu_count"] and report["versions"]["librdkafka"]
+
+
+def test_bench_runs_the_realistic_workload(kafka: KafkaBroker, tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    args = [
+        sys.executable, "-m", "bench.bench",
+        "--bootstrap", kafka.bootstrap,
+        "--workload", "realistic",
+        "--messages", str(MESSAGES),
+        "--repeats", "1",
+        "--naive-messages", str(NAIVE),
+        "--latency-seconds", "0",
+        "--json-out", str(out),
+    ]  # fmt: skip
+    done = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-4000:]
+    report = orjson.loads(out.read_bytes())
+    assert report["params"]["workload"] == "realistic" and report["problems"] == []
+    sink = report["stages"]["c"]["runs"][0]["sink"]
+    assert (sink["rows"], sink["unique"], sink["missing"], sink["duplicates"]) == (MESSAGES, MESSAGES, 0, 0)
+    assert report["stages"]["b"]["messages"] == MESSAGES

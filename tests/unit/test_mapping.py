@@ -143,13 +143,13 @@ key_number: {from: key, type: int64}
 """
     )
     msg = message({}, key=b"123", headers=[("region", b"eu"), ("other", b"x"), ("region", b"us")])
-    assert row(m, msg) == ["123", "us", "t", 2, 41, 1_700_000_000_123, "2023-11-14 22:13:20.123", 123]
+    assert row(m, msg) == ["123", "us", "t", 2, 41, 1_700_000_000_123, "2023-11-14 22:13:20.123Z", 123]
 
 
 def test_a_hand_built_mapping_takes_a_column_type() -> None:
     col = ColumnConfig("ts", SourceKind.TIMESTAMP, type=column_type("datetime64(3)", unit="ms"))
     m = Mapper(MappingConfig("s", (col,), topics=("t",)))
-    assert row(m, message({})) == ["2023-11-14 22:13:20.123"]
+    assert row(m, message({})) == ["2023-11-14 22:13:20.123Z"]
 
 
 def test_constants_are_converted_once() -> None:
@@ -311,7 +311,7 @@ amount: {from: value.amount, type: uint8}
             "ts: {from: value.ts, type: datetime64(3)}",
             message({"ts": "2024-13-01"}),
             "ts",
-            "expected an ISO-8601 date or datetime, got '2024-13-01'",
+            "'2024-13-01' is not a valid date",
         ),
         ("xs: {from: value.xs, type: array(int32)}", message({"xs": [1, "x"]}), "xs", "[1]: 'x' is not a valid int32"),
     ],
@@ -350,7 +350,7 @@ topic: topic
     msg = message({"id": 9, "total": 12.5, "at": 1_700_000_000_000})
     decoded = decode_value(msg.value(), "json")
     snapshot = orjson.dumps(decoded)
-    assert orders.build(msg, decoded) == [9, "12.50", "2023-11-14 22:13:20.000"]
+    assert orders.build(msg, decoded) == [9, "12.50", "2023-11-14 22:13:20.000Z"]
     assert audit.build(msg, decoded) == ["9", {"id": 9, "total": 12.5, "at": 1_700_000_000_000}, "t"]
     assert orjson.dumps(decoded) == snapshot, "building a row must not change the decoded value"
     # A bad value for one mapper does not concern the other.

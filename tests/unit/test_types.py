@@ -144,8 +144,12 @@ def test_column_type_is_everything_mapping_needs_in_one_call() -> None:
     strict = column_type("datetime64(3)", unit="ms")
     assert not strict.nullable and strict.unit == "ms"
     assert strict.null_reason == "null for non-nullable column of type datetime64(3)"
-    assert strict.convert(1_700_000_000_123) == "2023-11-14 22:13:20.123"
+    assert strict.convert(1_700_000_000_123) == "2023-11-14 22:13:20.123Z"
     assert strict == column_type("datetime64(3)", "ms"), "equal by type and unit, not by converter"
+    # What the mapper needs to keep numbers exact: a converter per Floats level, and the policy.
+    assert len(strict.converters) == 3 and not strict.wants_digits and not strict.passes_numbers_on
+    assert column_type("array(decimal(10, 2))").wants_digits
+    assert column_type("map(string, json)").passes_numbers_on
     with pytest.raises(ValueError, match="unknown type 'flaot64'"):
         column_type("flaot64")
     with pytest.raises(ValueError, match="unknown unit 'minutes'"):
@@ -362,8 +366,8 @@ def test_dates(type_name: str, value: Any, unit: str | None, expected: str) -> N
 @pytest.mark.parametrize(
     ("type_name", "value", "unit", "message"),
     [
-        ("date", "2024-13-01", None, "expected an ISO-8601 date or datetime, got '2024-13-01'"),
-        ("date", "2023-02-29", None, "expected an ISO-8601 date or datetime, got '2023-02-29'"),
+        ("date", "2024-13-01", None, "'2024-13-01' is not a valid date"),
+        ("date", "2023-02-29", None, "'2023-02-29' is not a valid date"),
         ("date", "01/02/2024", None, "expected an ISO-8601 date or datetime, got '01/02/2024'"),
         ("date", "2150-01-01", None, "'2150-01-01' is out of range for date (1970-01-01 .. 2149-06-06)"),
         ("date", "1969-12-31", None, "'1969-12-31' is out of range for date (1970-01-01 .. 2149-06-06)"),
@@ -387,33 +391,33 @@ def test_date_rejections(type_name: str, value: Any, unit: str | None, message: 
     ("type_name", "value", "unit", "expected"),
     [
         # Epoch numbers in every unit.
-        ("datetime64(3)", 1_700_000_000_123, "ms", "2023-11-14 22:13:20.123"),
-        ("datetime64(3)", 1_700_000_000, "s", "2023-11-14 22:13:20.000"),
-        ("datetime64(6)", 1_700_000_000_123_456, "us", "2023-11-14 22:13:20.123456"),
-        ("datetime64(9)", 1_700_000_000_123_456_789, "ns", "2023-11-14 22:13:20.123456789"),
-        ("datetime64(3)", 1_700_000_000_123_999_999, "ns", "2023-11-14 22:13:20.123"),  # truncated
-        ("datetime64(0)", 1_700_000_000_999, "ms", "2023-11-14 22:13:20"),
-        ("datetime", 1_700_000_000_999, "ms", "2023-11-14 22:13:20"),
-        ("datetime64(6)", 1_700_000_000.123, "s", "2023-11-14 22:13:20.123000"),  # float digits kept
-        ("datetime64(3)", "1700000000123", "ms", "2023-11-14 22:13:20.123"),
-        ("datetime64(3)", -1, "ms", "1969-12-31 23:59:59.999"),
+        ("datetime64(3)", 1_700_000_000_123, "ms", "2023-11-14 22:13:20.123Z"),
+        ("datetime64(3)", 1_700_000_000, "s", "2023-11-14 22:13:20.000Z"),
+        ("datetime64(6)", 1_700_000_000_123_456, "us", "2023-11-14 22:13:20.123456Z"),
+        ("datetime64(9)", 1_700_000_000_123_456_789, "ns", "2023-11-14 22:13:20.123456789Z"),
+        ("datetime64(3)", 1_700_000_000_123_999_999, "ns", "2023-11-14 22:13:20.123Z"),  # truncated
+        ("datetime64(0)", 1_700_000_000_999, "ms", "2023-11-14 22:13:20Z"),
+        ("datetime", 1_700_000_000_999, "ms", "2023-11-14 22:13:20Z"),
+        ("datetime64(6)", 1_700_000_000.123, "s", "2023-11-14 22:13:20.123000Z"),  # float digits kept
+        ("datetime64(3)", "1700000000123", "ms", "2023-11-14 22:13:20.123Z"),
+        ("datetime64(3)", -1, "ms", "1969-12-31 23:59:59.999Z"),
         # ISO-8601 text.
-        ("datetime64(3)", "2024-01-02T03:04:05Z", None, "2024-01-02 03:04:05.000"),
-        ("datetime64(3)", "2024-01-02 03:04:05.5", None, "2024-01-02 03:04:05.500"),
-        ("datetime64(9)", "2024-01-02T03:04:05.123456789Z", None, "2024-01-02 03:04:05.123456789"),
-        ("datetime64(3)", "2024-01-02T03:04:05.123456789Z", None, "2024-01-02 03:04:05.123"),
-        ("datetime64(3)", "2024-01-02T03:04:05+01:00", None, "2024-01-02 02:04:05.000"),
-        ("datetime64(3)", "2024-01-02T03:04:05-0130", None, "2024-01-02 04:34:05.000"),
-        ("datetime64(3)", "2024-01-02T03:04", None, "2024-01-02 03:04:00.000"),
-        ("datetime64(3)", "2024-01-02", None, "2024-01-02 00:00:00.000"),
-        ("datetime", "2024-01-02 03:04:05", None, "2024-01-02 03:04:05"),
-        ("datetime64(3)", dt.datetime(2024, 1, 2, 3, 4, 5, 678000), None, "2024-01-02 03:04:05.678"),
-        # A column time zone: naive text is wall time there; output is rendered there.
-        ("datetime64(3, 'Asia/Tokyo')", "2024-01-02 03:04:05", None, "2024-01-02 03:04:05.000"),
-        ("datetime64(3, 'Asia/Tokyo')", "2024-01-02T03:04:05Z", None, "2024-01-02 12:04:05.000"),
-        ("datetime64(3, 'Asia/Tokyo')", 1_700_000_000_123, "ms", "2023-11-15 07:13:20.123"),
-        ("datetime('America/New_York')", "2024-07-01T12:00:00Z", None, "2024-07-01 08:00:00"),
-        ("datetime64(3, 'UTC')", 1_700_000_000_123, "ms", "2023-11-14 22:13:20.123"),
+        ("datetime64(3)", "2024-01-02T03:04:05Z", None, "2024-01-02 03:04:05.000Z"),
+        ("datetime64(3)", "2024-01-02 03:04:05.5", None, "2024-01-02 03:04:05.500Z"),
+        ("datetime64(9)", "2024-01-02T03:04:05.123456789Z", None, "2024-01-02 03:04:05.123456789Z"),
+        ("datetime64(3)", "2024-01-02T03:04:05.123456789Z", None, "2024-01-02 03:04:05.123Z"),
+        ("datetime64(3)", "2024-01-02T03:04:05+01:00", None, "2024-01-02 02:04:05.000Z"),
+        ("datetime64(3)", "2024-01-02T03:04:05-0130", None, "2024-01-02 04:34:05.000Z"),
+        ("datetime64(3)", "2024-01-02T03:04", None, "2024-01-02 03:04:00.000Z"),
+        ("datetime64(3)", "2024-01-02", None, "2024-01-02 00:00:00.000Z"),
+        ("datetime", "2024-01-02 03:04:05", None, "2024-01-02 03:04:05Z"),
+        ("datetime64(3)", dt.datetime(2024, 1, 2, 3, 4, 5, 678000), None, "2024-01-02 03:04:05.678Z"),
+        # A column time zone: naive text is wall time there; every instant goes as UTC with Z.
+        ("datetime64(3, 'Asia/Tokyo')", "2024-01-02 03:04:05", None, "2024-01-01 18:04:05.000Z"),
+        ("datetime64(3, 'Asia/Tokyo')", "2024-01-02T03:04:05Z", None, "2024-01-02 03:04:05.000Z"),
+        ("datetime64(3, 'Asia/Tokyo')", 1_700_000_000_123, "ms", "2023-11-14 22:13:20.123Z"),
+        ("datetime('America/New_York')", "2024-07-01T12:00:00Z", None, "2024-07-01 12:00:00Z"),
+        ("datetime64(3, 'UTC')", 1_700_000_000_123, "ms", "2023-11-14 22:13:20.123Z"),
     ],
 )
 def test_datetimes(type_name: str, value: Any, unit: str | None, expected: str) -> None:
@@ -423,7 +427,7 @@ def test_datetimes(type_name: str, value: Any, unit: str | None, expected: str) 
 def test_datetime_keeps_nanoseconds_of_large_epochs_exactly() -> None:
     # 2**62 ns would lose its last digits through a float.
     value = 4_611_686_018_427_387_903
-    assert convert("datetime64(9)", value, "ns") == "2116-02-20 23:53:38.427387903"
+    assert convert("datetime64(9)", value, "ns") == "2116-02-20 23:53:38.427387903Z"
 
 
 @pytest.mark.parametrize(
@@ -436,13 +440,8 @@ def test_datetime_keeps_nanoseconds_of_large_epochs_exactly() -> None:
             "1700000000123 looks like an epoch number but datetime64(3) needs to know its unit: "
             "set unit to s, ms, us or ns on this column",
         ),
-        ("datetime64(3)", "2024-13-01", None, "expected an ISO-8601 date or datetime, got '2024-13-01'"),
-        (
-            "datetime64(3)",
-            "2024-01-01T25:00:00",
-            None,
-            "expected an ISO-8601 date or datetime, got '2024-01-01T25:00:00'",
-        ),
+        ("datetime64(3)", "2024-13-01", None, "'2024-13-01' is not a valid date"),
+        ("datetime64(3)", "2024-01-01T25:00:00", None, "'2024-01-01T25:00:00' is not a valid time of day"),
         ("datetime64(3)", "yesterday", None, "expected an ISO-8601 date or datetime, got 'yesterday'"),
         (
             "datetime",
@@ -454,9 +453,9 @@ def test_datetime_keeps_nanoseconds_of_large_epochs_exactly() -> None:
             "datetime64(3)",
             "2300-01-01",
             None,
-            "'2300-01-01' is out of range for datetime64(3) (1900-01-01 00:00:00 .. 2299-12-31 23:59:59)",
+            "'2300-01-01' is out of range for datetime64(3) (1900-01-01 00:00:00.000 .. 2299-12-31 23:59:59.999)",
         ),
-        ("datetime64(3)", float("nan"), "ms", "expected an ISO-8601 date or datetime or an epoch number, got nan"),
+        ("datetime64(3)", float("nan"), "ms", "nan is not a valid datetime64(3)"),
         ("datetime64(3)", [1], "ms", "expected an ISO-8601 date or datetime or an epoch number, got a list"),
         ("datetime64(3)", None, "ms", "null for non-nullable column of type datetime64(3)"),
     ],
@@ -500,7 +499,7 @@ def test_enum() -> None:
 
 def test_json() -> None:
     assert convert("json", {"a": 1}) == {"a": 1}
-    assert convert("json", [1, 2]) == [1, 2]
+    assert reason("json", [1, 2]) == "expected a JSON object for json, got a list"  # Proton refuses arrays
     assert convert("json", '{"a": [1]}') == {"a": [1]}
     assert convert("json", b'{"a": 1}') == {"a": 1}
     assert reason("json", "[1]") == "expected a JSON object for json, got '[1]'"
@@ -515,7 +514,7 @@ def test_json() -> None:
 def test_array() -> None:
     assert convert("array(int32)", [1, "2", 3.0]) == [1, 2, 3]
     assert convert("array(nullable(int32))", [1, None]) == [1, None]
-    assert convert("array(datetime64(3))", [0], "ms") == ["1970-01-01 00:00:00.000"]
+    assert convert("array(datetime64(3))", [0], "ms") == ["1970-01-01 00:00:00.000Z"]
     assert reason("array(int32)", [1, 2, 3, "x"]) == "[3]: 'x' is not a valid int32"
     assert reason("array(array(int8))", [[1], [2, 300]]) == "[1][1]: 300 is out of range for int8"
     assert reason("array(int32)", [1, None]) == "[1]: null in a non-nullable element of type int32"

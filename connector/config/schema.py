@@ -106,6 +106,8 @@ def _value(cls: type, name: str, hint: Any) -> dict[str, Any]:
         return _either({"type": "number", **bounds}, _VARIABLE, *null)
     if hint is str or hint is model.Secret:
         return _either({"type": "string"}, *null)
+    if typing.get_origin(hint) is typing.Literal:
+        return _either({"enum": list(typing.get_args(hint))}, _VARIABLE, *null)
     raise TypeError(f"{cls.__name__}.{name}: no schema for {hint!r}")
 
 

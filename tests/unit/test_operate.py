@@ -235,7 +235,7 @@ def test_preview_maps_messages_and_lists_data_errors_with_reasons() -> None:
     result = preview(cfg, tail, 5)
     assert tail.asked == [("orders", 0), ("orders", 1)]
     assert result.missing_topics == ("gone",)
-    assert [r.values for r in result.rows] == [(1, "a", "1970-01-01 00:00:00.000", "k", 0, "kafka")]
+    assert [r.values for r in result.rows] == [(1, "a", "1970-01-01 00:00:00.000Z", "k", 0, "kafka")]
     assert [(e.offset, e.reason) for e in result.errors] == [
         (3, "value is a JSON array, but the mapping reads fields of a JSON object"),
         (4, "value of 210 bytes is over max_message_bytes (100)"),

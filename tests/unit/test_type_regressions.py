@@ -116,7 +116,7 @@ mappings:
       big: {{value: {BIG}}}
 """
     )
-    assert cli.main(["check", "-c", str(config)]) == cli.EXIT_OK
+    assert cli.main(["validate", "-c", str(config)]) == cli.EXIT_OK
     m = mapper(f"id: value.id\nbig: {{value: {BIG}}}")
     rows = [build_row(m, message(raw=b'{"id": %d}' % i)) for i in range(3)]
     assert body_of(m, rows) == b'{"columns":["id","big"],"data":[[0,%d],[1,%d],[2,%d]]}' % (BIG, BIG, BIG)

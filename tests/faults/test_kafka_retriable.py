@@ -135,7 +135,7 @@ def test_dead_letters_wait_for_their_topic_instead_of_stopping_the_connector(
         "dead-letter topic missing",
         f"{len(bad)} bad messages amid {good} good; the dead-letter topic does not exist and the broker "
         "creates none (message.timeout.ms 2 s); created later",
-        f"{result.outcome()} good messages; letters retried with backoff ({len(warnings)} warning lines), "
+        f"{result.outcome()} good messages; letters retried with backoff ({len(warnings)} warning), "
         f"delivered once the topic existed; committed offset held at {stalled} meanwhile; exit {code}",
     )
     assert code == 0, connector.log()[-3000:]
@@ -248,7 +248,7 @@ def test_an_idle_member_waiting_for_the_group_survives_a_frozen_broker(
         "broker frozen while an instance waits for the group",
         "--until-caught-up instance assigned nothing, reading the group's committed offsets; broker frozen "
         "(SIGSTOP) until a read times out, then SIGCONT; the other member then commits and leaves",
-        f"alive through the outage ({len(warnings)} warning lines), exit {code} once the group's offsets "
+        f"alive through the outage ({len(warnings)} warning), exit {code} once the group's offsets "
         "reached the end offsets"
         if alive and code == 0
         else f"DIED during the outage (exit {code})",

@@ -197,19 +197,23 @@ def test_a_letter_the_dead_letter_topic_cannot_hold_stops_the_connector_before_i
     offset = produce_with_bad(kafka, names["topic"], bad)
     config = write_config(tmp_path / "c.yaml", kafka=kafka, emulator=emulator, names=names, max_message_bytes="1MiB")
 
-    connector = connectors.start(config, "run", until_caught_up=True)
-    code = connector.wait(120)
-    fatal = [line for line in connector.log().splitlines() if line.startswith("kafka-timeplus: fatal:")]
+    first = connectors.start(config, "run", until_caught_up=True)
+    first_code = first.wait(120)
     offsets = committed(kafka.bootstrap, names["group"], names["topic"], 1)
+    second = connectors.start(config, "restart", until_caught_up=True)  # the same message stops it again
+    runs, codes = [first, second], [first_code, second.wait(120)]
+    fatal = [[line for line in run.log().splitlines() if line.startswith("kafka-timeplus: fatal:")] for run in runs]
     fault_report(
         "dead letter the dead-letter topic cannot hold",
         f"a {len(bad):,}-byte message over max_message_bytes (1 MiB) amid 200 good ones; dead-letter topic "
-        "max.message.bytes 2 MiB",
-        f"exit {code}, one line naming the message and the reason; committed offset {offsets.get(0, 0)} "
-        f"≤ the message's offset {offset}; a restart stops at it again",
+        "max.message.bytes 2 MiB; started twice",
+        f"exit codes {codes}, each run one line naming the message, the topic and the reason; committed offset "
+        f"{offsets.get(0, 0)} ≤ the message's offset {offset}",
     )
-    assert code == 1, connector.log()[-3000:]
-    assert len(fatal) == 1, connector.log()[-3000:]
-    for words in (f"{names['topic']}[0]@{offset}", names["dlq"], "too large"):
-        assert words in fatal[0], f"{words!r} not in {fatal[0]!r}"
+    for run, code, lines in zip(runs, codes, fatal, strict=True):
+        assert code == 1, run.log()[-3000:]
+        assert len(lines) == 1, run.log()[-3000:]
+        for words in (f"{names['topic']}[0]@{offset}", names["dlq"], "too large"):
+            assert words in lines[0], f"{words!r} not in {lines[0]!r}"
     assert offsets.get(0, 0) <= offset, "an offset past the undelivered letter was committed"
+    assert committed(kafka.bootstrap, names["group"], names["topic"], 1).get(0, 0) <= offset

@@ -110,7 +110,9 @@ def test_dead_letters_wait_for_their_topic_instead_of_stopping_the_connector(
     emulator.create_stream(stream, STREAM_COLUMNS)
     good = 300
     bad = [b"not json", b'{"id": "x", "name": "wrong type"}', b"[1, 2]"]
-    messages = [(0, None, orjson.dumps({"id": i, "name": f"item-{i}"})) for i in range(good)]
+    messages: list[tuple[int, bytes | None, bytes | None]] = [
+        (0, None, orjson.dumps({"id": i, "name": f"item-{i}"})) for i in range(good)
+    ]
     for n, value in enumerate(bad):
         messages.insert(50 + n * 100, (0, f"bad-{n}".encode(), value))
     produce(kafka.bootstrap, topic, messages)

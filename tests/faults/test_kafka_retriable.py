@@ -19,9 +19,9 @@ import orjson
 import pytest
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
-from connector.testing.kafka_broker import BrokerStartError, KafkaBroker
-from connector.testing.timeplus_emulator import TimeplusEmulator
-from tests.faults.conftest import (
+from sandbox.kafka_broker import BrokerStartError, KafkaBroker
+from sandbox.timeplus_emulator import TimeplusEmulator
+from tests.support.faults import (
     STREAM_COLUMNS,
     Connectors,
     FaultReport,
@@ -32,7 +32,7 @@ from tests.faults.conftest import (
     produce_ids,
     wait_until,
 )
-from tests.integration.conftest import produce
+from tests.support.services import produce
 
 
 def start_broker(workdir: Path, **overrides: str) -> KafkaBroker:

@@ -18,10 +18,10 @@ from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
-from connector.testing.kafka_broker import KafkaBroker
-from connector.testing.timeplus_emulator import TimeplusEmulator
-from tests.faults.conftest import STREAM_COLUMNS, Connectors, FaultReport, committed, delivery, wait_until
-from tests.integration.conftest import end_offsets
+from sandbox.kafka_broker import KafkaBroker
+from sandbox.timeplus_emulator import TimeplusEmulator
+from tests.support.faults import STREAM_COLUMNS, Connectors, FaultReport, committed, delivery, wait_until
+from tests.support.services import end_offsets
 
 MiB = 1 << 20
 GOOD = 200

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from connector.testing.kafka_broker import KafkaBroker
-from connector.testing.timeplus_emulator import TimeplusEmulator
-from tests.faults.conftest import STREAM_COLUMNS, Connectors, FaultReport, delivery, fully_committed, produce_ids
+from sandbox.kafka_broker import KafkaBroker
+from sandbox.timeplus_emulator import TimeplusEmulator
+from tests.support.faults import STREAM_COLUMNS, Connectors, FaultReport, delivery, fully_committed, produce_ids
 
 MESSAGES = 2_000
 ROWS = 8  # rows per request, one request at a time: 15 answers of 400 bisect a whole batch down to single rows

@@ -15,16 +15,16 @@ import orjson
 import pytest
 from confluent_kafka import Producer
 
-from connector.testing.kafka_broker import KafkaBroker
-from connector.testing.timeplus_emulator import TimeplusEmulator
-from tests.faults.conftest import (
+from sandbox.kafka_broker import KafkaBroker
+from sandbox.timeplus_emulator import TimeplusEmulator
+from tests.support.faults import (
     Connectors,
     FaultReport,
     FaultSetup,
     committed,
     delivery,
 )
-from tests.integration.conftest import end_offsets
+from tests.support.services import end_offsets
 
 PARTITIONS = 2
 

@@ -86,8 +86,10 @@ class Assignment:
     def commit(self, *, asynchronous: bool, only: set[TP] | None = None) -> None:
         """Commit what may be committed for the owned partitions (or ``only`` these)."""
         self._last_commit = self._clock()
-        offsets = self._tracker.committable(unchanged_too=not asynchronous)
         owned = self.assigned if only is None else only
+        for tp, position in self._source.positions(sorted(owned)).items():
+            self._tracker.skip_to(tp, position)  # past transaction markers and aborted messages
+        offsets = self._tracker.committable(unchanged_too=not asynchronous)
         offsets = {tp: o for tp, o in offsets.items() if tp in owned}
         if offsets and self._source.commit(offsets, asynchronous=asynchronous):
             self._tracker.mark_committed(offsets)

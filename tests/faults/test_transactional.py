@@ -56,7 +56,6 @@ class Transactions:
 
 @pytest.mark.slow
 @pytest.mark.timeout(300)
-@pytest.mark.xfail(strict=True, reason="issue 11: commits stop before transaction markers; --until-caught-up hangs")
 def test_transactional_topic_is_caught_up_and_aborted_messages_never_land(
     kafka: KafkaBroker,
     emulator: TimeplusEmulator,

@@ -148,8 +148,13 @@ class KafkaSource:
         ]
 
     def positions(self, partitions: list[TP]) -> dict[TP, int]:
-        """The next offset this consumer will hand out, where known."""
-        found = self._consumer.position([TopicPartition(t, p) for t, p in partitions])
+        """The next offset this consumer will hand out, where known (past transaction markers and aborted messages)."""
+        if not partitions:
+            return {}
+        try:
+            found = self._consumer.position([TopicPartition(t, p) for t, p in partitions])
+        except KafkaException as exc:
+            raise _convert(exc.args[0], "position") from exc
         return {(p.topic, p.partition): p.offset for p in found if p.offset >= 0}
 
     def pause(self, partitions: list[TP]) -> None:

@@ -277,7 +277,8 @@ class KafkaDeadLetters:
         elif error.code() in TOO_LARGE_CODES:
             on_done(
                 f"the letter of {letter_size(letter):,} bytes is too large for {letter.topic} ({error.str()}; "
-                f"the producer allows {self.message_max_bytes:,} bytes, the topic its max.message.bytes)"
+                f"the producer takes up to {self.message_max_bytes:,} bytes): raise the topic's max.message.bytes "
+                "above the letter's size and restart"
             )
         else:
             on_done(error.str())

@@ -95,7 +95,6 @@ def write_config(path: Path, *, bootstrap: str, group: str, url: str, topic: str
 
 @pytest.mark.slow
 @pytest.mark.timeout(240)
-@pytest.mark.xfail(strict=True, reason="issue 11: a dead letter that times out stops the connector")
 def test_dead_letters_wait_for_their_topic_instead_of_stopping_the_connector(
     no_auto_create_kafka: KafkaBroker,
     emulator: TimeplusEmulator,

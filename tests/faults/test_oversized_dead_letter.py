@@ -116,7 +116,6 @@ def read_letters(kafka: KafkaBroker, topic: str, expected: int) -> list[tuple[by
 
 @pytest.mark.slow
 @pytest.mark.timeout(240)
-@pytest.mark.xfail(strict=True, reason="issue 11: the dead-letter producer keeps librdkafka's 1,000,000-byte limit")
 def test_a_bad_message_of_3_mb_is_dead_lettered_whole(
     kafka: KafkaBroker,
     emulator: TimeplusEmulator,
@@ -154,7 +153,6 @@ def test_a_bad_message_of_3_mb_is_dead_lettered_whole(
 
 @pytest.mark.slow
 @pytest.mark.timeout(120)
-@pytest.mark.xfail(strict=True, reason="issue 11: no start-up check of the dead-letter topic's max.message.bytes")
 def test_a_dead_letter_topic_smaller_than_max_message_bytes_is_refused_at_start(
     kafka: KafkaBroker,
     emulator: TimeplusEmulator,

@@ -102,13 +102,16 @@ def open_dead_letters(
     *,
     max_message_bytes: int,
     backoff: Backoff,
-    timeout: float = 30.0,
+    timeout: float = 10.0,
 ) -> KafkaDeadLetters:
     """Check that every dead-letter topic holds the letters the config allows, then open the producer.
 
     Raises FatalError naming every topic that is too small. A topic that does not exist
     yet is checked against the limit the broker would create it with; if the broker
-    creates no topics, letters to it wait (retried) until someone creates it.
+    creates no topics, letters to it wait (retried) until someone creates it. When Kafka
+    does not answer within ``timeout`` (not up yet, not authorized), the check is skipped
+    with a warning: the connector waits for Kafka as the consumer does, and the broker
+    stays the judge of each letter.
     """
     limits = TopicLimits(props, timeout).read(sorted(topics))
     problems = []
@@ -129,16 +132,23 @@ class TopicLimits:
 
     def __init__(self, props: Mapping[str, str], timeout: float) -> None:
         settings: dict[str, Any] = producer_settings(props)
-        settings["error_cb"] = lambda error: log.info("kafka admin: %s", error.str())
-        self._admin = AdminClient(settings)
+        settings["error_cb"] = lambda error: log.debug("kafka admin: %s", error.str())
+        try:
+            self._admin = AdminClient(settings)
+        except KafkaException as exc:
+            raise FatalError(f"kafka: cannot create an admin client: {exc.args[0]}") from exc
         self._timeout = timeout
 
     def read(self, topics: list[str]) -> dict[str, tuple[int | None, bool]]:
         """Per topic: (its limit, or None when it cannot be read; whether the topic exists)."""
         found: dict[str, tuple[int | None, bool]] = {}
         missing = []
-        futures = self._admin.describe_configs([ConfigResource("topic", t) for t in topics],
-                                               request_timeout=self._timeout)  # fmt: skip
+        try:
+            futures = self._admin.describe_configs([ConfigResource("topic", t) for t in topics],
+                                                   request_timeout=self._timeout)  # fmt: skip
+        except KafkaException as exc:
+            futures = {}
+            _not_checked(", ".join(topics), exc.args[0].str())
         for resource, future in futures.items():
             topic = resource.name
             try:
@@ -148,8 +158,10 @@ class TopicLimits:
                 if error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
                     missing.append(topic)
                 else:  # e.g. not authorized to describe it: the broker stays the judge
-                    log.warning("dead-letter topic %s: cannot read its max.message.bytes (%s)", topic, error.str())
-                    found[topic] = (None, True)
+                    _not_checked(topic, error.str())
+                continue
+            except TimeoutError:
+                _not_checked(topic, f"Kafka did not answer within {self._timeout:.0f} s")
                 continue
             entry = config.get("max.message.bytes")
             found[topic] = (int(entry.value) if entry is not None and entry.value else None, True)
@@ -174,8 +186,8 @@ class TopicLimits:
             broker = str(next(iter(metadata.brokers)))
             futures = self._admin.describe_configs([ConfigResource("broker", broker)], request_timeout=self._timeout)
             config = next(iter(futures.values())).result(self._timeout)
-        except (KafkaException, StopIteration) as exc:
-            log.warning("cannot read the broker's topic defaults: %s", exc)
+        except (KafkaException, StopIteration, TimeoutError) as exc:
+            _not_checked("(not created yet)", f"cannot read the broker's topic defaults: {exc}")
             return None, None
         limit = config.get("message.max.bytes")
         creates = config.get("auto.create.topics.enable")
@@ -183,6 +195,10 @@ class TopicLimits:
             int(limit.value) if limit is not None and limit.value else None,
             None if creates is None or creates.value is None else creates.value == "true",
         )
+
+
+def _not_checked(topic: str, why: str) -> None:
+    log.warning("dead-letter topic %s: max.message.bytes not checked (%s); the broker judges each letter", topic, why)
 
 
 class KafkaDeadLetters:

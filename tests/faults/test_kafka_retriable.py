@@ -9,6 +9,7 @@ instance waiting with ``--until-caught-up`` reads while the broker is down.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import textwrap
 import threading
@@ -238,23 +239,30 @@ def test_an_idle_member_waiting_for_the_group_survives_a_frozen_broker(
             return connector.process.poll() is not None or "unavailable, retrying" in connector.log()[frozen_at:]
 
         wait_until(retried_or_exited, 60, "the connector to retry reading the group's offsets", connector.log)
-        threading.Event().wait(12)  # the fault's duration: frozen long enough for more reads to time out
+        threading.Event().wait(15)  # the fault's duration: long enough for another read to time out
         alive = connector.process.poll() is None
     finally:
         os.kill(pid, signal.SIGCONT)
     member.commit_and_leave({0: 1_000})
     code = connector.wait(120)
-    warnings = [line for line in connector.log().splitlines() if "Kafka unavailable" in line]
+    lines = [line for line in connector.log().splitlines() if "connector.outage: Kafka" in line]
+    warnings = [line for line in lines if "Kafka unavailable" in line]
+    first_end = next((line for line in lines if "available again" in line), "")
+    attempts = re.search(r"after (\d+) failed attempts", first_end)
     fault_report(
         "broker frozen while an instance waits for the group",
         "--until-caught-up instance assigned nothing, reading the group's committed offsets; broker frozen "
-        "(SIGSTOP) until a read times out, 12 s more, then SIGCONT; the other member then commits and leaves",
-        f"alive through the outage ({len(warnings)} warning), exit {code} once the group's offsets "
+        "(SIGSTOP) until a read times out, 15 s more, then SIGCONT; the other member then commits and leaves",
+        f"alive through the outage (one warning for {attempts.group(1) if attempts else '?'} failed reads), "
+        f"exit {code} once the group's offsets "
         "reached the end offsets"
         if alive and code == 0
         else f"DIED during the outage (exit {code})",
     )
     assert alive, "the connector died while the broker was frozen:\n" + connector.log()[-3000:]
     assert code == 0, connector.log()[-3000:]
-    assert len(warnings) == 1, "one warning per outage, not one per attempt:\n" + "\n".join(warnings)
+    # One warning for the outage, however many reads failed during it (after SIGCONT the
+    # broker may refuse a read or two while its coordinator reloads: a second, short outage).
+    assert attempts is not None and int(attempts.group(1)) >= 2, "\n".join(lines)
+    assert lines[0] == warnings[0] and "available again" in lines[1], "\n".join(lines)
     assert committed(kafka.bootstrap, group, topic, 1) == {0: 1_000}

@@ -8,7 +8,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 #: The modules that may import an I/O library, and the libraries only they import.
-ADAPTERS = {"kafka_source.py", "timeplus.py", "metrics.py", "status_server.py", "progress.py", "cli.py"}
+ADAPTERS = {
+    "kafka_source.py",
+    "kafka_dead_letters.py",
+    "timeplus.py",
+    "metrics.py",
+    "status_server.py",
+    "progress.py",
+    "cli.py",
+}
 IO_LIBRARIES = {"confluent_kafka", "requests", "prometheus_client", "tqdm", "http", "socket", "urllib3"}
 
 

@@ -29,6 +29,8 @@ def test_kafka_unreachable_at_start_leaves_the_dead_letter_check_undone_and_the_
         bootstrap=f"127.0.0.1:{closed_port()}",
         group=f"g-{unique}",
         url=emulator.url,
+        # The status server says when the loop (and its SIGTERM handler) is up.
+        extra="http: {listen: '127.0.0.1:0'}\n",
         mappings=f"""
         - topic: in-{unique}
           stream: s_{unique}
@@ -39,12 +41,12 @@ def test_kafka_unreachable_at_start_leaves_the_dead_letter_check_undone_and_the_
     connector = ConnectorProcess(config, until_caught_up=False, log_path=tmp_path / "run.log")
     try:
         wait_for(
-            lambda: "max.message.bytes" in connector.log() or connector.process.poll() is not None,
+            lambda: "serving /metrics" in connector.log() or connector.process.poll() is not None,
             60,
-            "the start-up check to give up",
+            "the start-up check to give up and the loop to start",
         )
         assert connector.process.poll() is None, connector.log()[-3000:]
-        assert "not checked" in connector.log(), connector.log()[-3000:]
+        assert "max.message.bytes not checked" in connector.log(), connector.log()[-3000:]
     finally:
         connector.terminate()
     assert connector.wait(60) == 0, connector.log()[-3000:]

@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable
 from typing import Protocol
 
+from connector.errors import RetriableError
 from connector.offsets import OffsetTracker
 from connector.offsets import TopicPartition as TP
 from connector.ports import RecordSource
@@ -86,8 +87,14 @@ class Assignment:
     def commit(self, *, asynchronous: bool, only: set[TP] | None = None) -> None:
         """Commit what may be committed for the owned partitions (or ``only`` these)."""
         self._last_commit = self._clock()
-        offsets = self._tracker.committable(unchanged_too=not asynchronous)
         owned = self.assigned if only is None else only
+        try:
+            positions = self._source.positions(sorted(owned))
+        except RetriableError:
+            positions = {}  # a revoke must not fail on it: offsets past markers wait for the next commit
+        for tp, position in positions.items():
+            self._tracker.skip_to(tp, position)  # past transaction markers and aborted messages
+        offsets = self._tracker.committable(unchanged_too=not asynchronous)
         offsets = {tp: o for tp, o in offsets.items() if tp in owned}
         if offsets and self._source.commit(offsets, asynchronous=asynchronous):
             self._tracker.mark_committed(offsets)

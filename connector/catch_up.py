@@ -48,28 +48,42 @@ class CatchUp:
         #: The end offsets of every subscribed partition at the first assignment.
         self._group_targets: dict[TP, int] | None = None
         self._next_group_check = 0.0
+        #: Assigned partitions whose end offsets are still to be read.
+        self._unread: set[TP] = set()
         assignment.listen(self)
 
     def assigned(self, partitions: list[TP]) -> None:
-        """Note the end offsets the new partitions must reach (and, the first time, the group's)."""
-        if self._group_targets is None:
-            subscribed = [tp for tp in self._source.topic_partitions() if self._subscribed(tp[0])]
-            self._group_targets = {tp: end for tp, (_, end) in self._backlog(subscribed).items()}
-        spans = self._backlog(partitions)
-        self._targets_end.update({tp: end for tp, (_, end) in spans.items()})
-        self._spans.update(spans)
+        """Note that the new partitions' end offsets must be read (by ``reached``, on the loop).
+
+        Not read here, inside the rebalance callback: a transient Kafka failure raised
+        from it would leave the assignment half recorded; raised from ``reached``, the
+        loop backs off and asks again.
+        """
+        self._unread.update(partitions)
 
     def forgotten(self, partitions: list[TP]) -> None:
         """Another member delivers these now."""
         for tp in partitions:
             self._targets_end.pop(tp, None)
             self._spans.pop(tp, None)
+        self._unread.difference_update(partitions)
 
     def reached(self) -> bool:
-        """True once this member's partitions are delivered and the group's backlog is committed."""
+        """True once this member's partitions are delivered and the group's backlog is committed.
+
+        Raises RetriableError when Kafka cannot answer; the next call tries again.
+        """
         assignment = self._assignment
         if not assignment.ever_assigned:
             return False
+        if self._group_targets is None:
+            subscribed = [tp for tp in self._source.topic_partitions() if self._subscribed(tp[0])]
+            self._group_targets = {tp: end for tp, (_, end) in self._backlog(subscribed).items()}
+        if self._unread:
+            spans = self._backlog(sorted(self._unread & assignment.assigned))
+            self._targets_end.update({tp: end for tp, (_, end) in spans.items()})
+            self._spans.update(spans)
+            self._unread.clear()
         waiting = [tp for tp in self._targets_end if tp in assignment.assigned]
         if self._progress is not None and self._clock() >= self._next_progress:
             self._report_progress()
@@ -105,10 +119,11 @@ class CatchUp:
         now = self._clock()
         if now < self._next_group_check:
             return False
-        self._next_group_check = now + self._interval_s
         self._assignment.commit(asynchronous=False)
         targets = self._group_targets or {}
         committed = self._source.committed(list(targets))
+        # Only once read: after a failure the next call reads again instead of waiting an interval.
+        self._next_group_check = now + self._interval_s
         return all(committed.get(tp, -1) >= end for tp, end in targets.items())
 
     def _backlog(self, partitions: list[TP]) -> dict[TP, tuple[int, int]]:

@@ -199,14 +199,25 @@ def _run(config: Config, *, until_caught_up: bool, http: str | None, check: bool
             if finding.level is Level.WARNING:
                 log.warning("check: %s %s: %s", finding.check, finding.subject, finding.detail)
     # Imported here so `validate` works without touching Kafka or HTTP libraries.
-    from connector.kafka_source import KafkaDeadLetters, KafkaSource
+    from connector.kafka_dead_letters import open_dead_letters
+    from connector.kafka_source import KafkaSource
     from connector.pipeline import build_pipeline
+    from connector.sender import RetryPolicy
     from connector.timeplus import TimeplusClient
 
     listen = http or config.http.listen
     metrics, server = _status_server(config, listen) if listen else (None, None)
     client = TimeplusClient(config.timeplus)
-    dead_letters = KafkaDeadLetters(config.kafka) if any(m.dlq_topic for m in config.mappings) else None
+    dlq_topics = {m.dlq_topic for m in config.mappings if m.dlq_topic is not None and m.on_error == "dlq"}
+    dead_letters = None
+    if dlq_topics:
+        # Checks the topics' max.message.bytes first: a FatalError here stops before anything is read.
+        dead_letters = open_dead_letters(
+            config.kafka,
+            dlq_topics,
+            max_message_bytes=config.max_message_bytes,
+            backoff=RetryPolicy.from_config(config.timeplus),
+        )
     source = KafkaSource(config.kafka, on_statistics=metrics.kafka_statistics if metrics else None)
     progress = _progress() if until_caught_up else None
     pipeline = build_pipeline(

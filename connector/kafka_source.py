@@ -11,10 +11,9 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from confluent_kafka import OFFSET_INVALID, Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka import OFFSET_INVALID, Consumer, KafkaError, KafkaException, TopicPartition
 
 from connector.config import FORCED_CONSUMER_PROPS
-from connector.dead_letters import DeadLetter
 from connector.errors import FatalError, RetriableError
 from connector.offsets import TopicPartition as TP
 from connector.ports import PartitionsCallback
@@ -151,8 +150,13 @@ class KafkaSource:
         ]
 
     def positions(self, partitions: list[TP]) -> dict[TP, int]:
-        """The next offset this consumer will hand out, where known."""
-        found = self._consumer.position([TopicPartition(t, p) for t, p in partitions])
+        """The next offset this consumer will hand out, where known (past transaction markers and aborted messages)."""
+        if not partitions:
+            return {}
+        try:
+            found = self._consumer.position([TopicPartition(t, p) for t, p in partitions])
+        except KafkaException as exc:
+            raise _convert(exc.args[0], "position") from exc
         return {(p.topic, p.partition): p.offset for p in found if p.offset >= 0}
 
     def pause(self, partitions: list[TP]) -> None:
@@ -193,51 +197,3 @@ class KafkaSource:
 def _convert(error: KafkaError, action: str) -> Exception:
     message = f"kafka: {action} failed: {error.str()}"
     return FatalError(message) if error.fatal() else RetriableError(message)
-
-
-# Consumer-only settings that a producer would warn about; the rest (bootstrap, security) is shared.
-_CONSUMER_ONLY = (
-    "group.", "auto.offset.reset", "enable.auto.", "partition.assignment.strategy", "session.timeout.ms",
-    "heartbeat.interval.ms", "max.poll.interval.ms", "fetch.", "queued.", "isolation.level",
-    "enable.partition.eof", "check.crcs", "auto.commit.interval.ms", "consume.callback.max.messages",
-)  # fmt: skip
-
-
-class KafkaDeadLetters:
-    """Produces dead letters with acks=all; each delivery is reported to its callback."""
-
-    def __init__(self, props: Mapping[str, str]) -> None:
-        settings: dict[str, Any] = {k: v for k, v in props.items() if not k.startswith(_CONSUMER_ONLY)}
-        settings |= {"acks": "all", "enable.idempotence": "true", "linger.ms": "5"}
-        settings["error_cb"] = lambda error: log.warning("kafka dead-letter producer: %s", error.str())
-        settings["logger"] = LIBRDKAFKA_LOG
-        try:
-            self._producer = Producer(settings)
-        except KafkaException as exc:
-            raise FatalError(f"kafka: cannot create the dead-letter producer: {exc.args[0]}") from exc
-
-    def send(self, letter: DeadLetter, on_done: Callable[[str | None], None]) -> None:
-        """Produce ``letter``; ``on_done(None)`` once acknowledged, ``on_done(reason)`` if not."""
-
-        def report(error: KafkaError | None, _message: Any) -> None:
-            on_done(None if error is None else error.str())
-
-        while True:
-            try:
-                self._producer.produce(
-                    letter.topic, value=letter.value, key=letter.key, headers=letter.headers, on_delivery=report
-                )
-                return
-            except BufferError:
-                self._producer.poll(0.1)  # the local queue is full: serve deliveries, then retry
-            except KafkaException as exc:
-                on_done(exc.args[0].str())
-                return
-
-    def poll(self) -> None:
-        """Serve delivery reports (their callbacks run on this thread)."""
-        self._producer.poll(0)
-
-    def flush(self, timeout: float) -> int:
-        """Wait for outstanding dead letters; the number still unacknowledged."""
-        return int(self._producer.flush(timeout))

@@ -86,6 +86,19 @@ class OffsetTracker:
                 advanced[tp] = offset
         return advanced
 
+    def skip_to(self, tp: TopicPartition, position: int) -> None:
+        """The consumer's ``position`` in ``tp``: once nothing read from ``tp`` waits, the offsets below it are done.
+
+        Transaction markers and the messages of aborted transactions take offsets that
+        the consumer (``isolation.level=read_committed``) passes over without handing them
+        out, so no segment ever covers them. Committing the last delivered offset + 1 would
+        stop short of them for ever: the group would never reach the end offsets, and
+        ``--until-caught-up`` would never finish. The position is past them, and below it
+        every message handed out is in a segment: when none is pending, all are done.
+        """
+        if not self._advance(tp) and position > self._done_up_to.get(tp, -1):
+            self._done_up_to[tp] = position
+
     def mark_committed(self, offsets: dict[TopicPartition, int]) -> None:
         """Record that ``offsets`` reached the broker."""
         self._committed.update(offsets)

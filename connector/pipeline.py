@@ -27,10 +27,12 @@ from connector.backpressure import Backpressure
 from connector.batching import BatchLimits
 from connector.catch_up import CatchUp
 from connector.config import Config
+from connector.errors import RetriableError
 from connector.intake import Intake
 from connector.mapping import compile_mappers
 from connector.offsets import OffsetTracker
 from connector.on_error import OnError
+from connector.outage import Outage
 from connector.ports import DeadLetterSink, IngestSink, Metrics, NoMetrics, Progress, RecordSource
 from connector.sender import RetryPolicy, Sender
 from connector.settlement import Settlement
@@ -76,11 +78,12 @@ def build_pipeline(
     on_error = OnError(config.mappings, dead_letters, stats, state, metrics)
     mappers = compile_mappers(config.mappings)
     tracker = OffsetTracker()
+    policy = RetryPolicy.from_config(config.timeplus)
     sender = Sender(
         sink,
         max_request_bytes=config.batch.max_bytes,
         workers=config.timeplus.max_in_flight,
-        policy=RetryPolicy.from_config(config.timeplus),
+        policy=policy,
         body_format=config.timeplus.body_format,
         clock=clock,
         metrics=metrics,
@@ -136,6 +139,8 @@ def build_pipeline(
         tuning=tuning,
         clock=clock,
         metrics=metrics,
+        # Kafka's transient failures get Timeplus's backoff, retried for as long as they last.
+        kafka_outage=Outage("Kafka", policy),
     )
 
 
@@ -159,6 +164,7 @@ class Pipeline:
         tuning: Tuning,
         clock: Callable[[], float],
         metrics: Metrics | None = None,
+        kafka_outage: Outage,
     ) -> None:
         self.stats = stats
         self._metrics = metrics or NoMetrics()
@@ -174,6 +180,7 @@ class Pipeline:
         self._state = state
         self._topics = topics
         self._clock = clock
+        self._kafka_outage = kafka_outage
 
     def stop(self) -> None:
         """Ask the loop to finish: flush, commit, close (safe from a signal handler)."""
@@ -185,9 +192,19 @@ class Pipeline:
         assignment.subscribe(self._topics)
         try:
             while not state.stopping:
-                self._step()
-                if self._catch_up is not None and self._catch_up.reached():
-                    self._catch_up.report_final()
+                try:
+                    self._step()
+                    done = self._catch_up if self._catch_up is not None and self._catch_up.reached() else None
+                except RetriableError as exc:
+                    # Only the record source raises these here (the Sender's come back as
+                    # outcomes, the dead letters retry their own), before it changed anything:
+                    # the next step asks again, after the backoff Timeplus's failures get.
+                    self._back_off(self._kafka_outage.failed(exc))
+                    self._beat(self._clock())  # the loop is alive, waiting for Kafka on purpose
+                    continue
+                self._kafka_outage.answered()
+                if done is not None:
+                    done.report_final()
                     log.info("caught up with the end offsets seen at assignment; stopping")
                     break
         finally:
@@ -205,6 +222,12 @@ class Pipeline:
             raise state.fatal
         return self.stats
 
+    def _back_off(self, seconds: float) -> None:
+        """Wait ``seconds`` before asking Kafka again; a stop request ends the wait."""
+        deadline = time.monotonic() + seconds
+        while not self._state.stopping and time.monotonic() < deadline:
+            time.sleep(min(0.1, max(0.0, deadline - time.monotonic())))
+
     def _step(self) -> None:
         self._on_error.poll()
         self._settlement.collect()
@@ -219,6 +242,9 @@ class Pipeline:
             self._intake.process(messages, now)
         self._intake.send_due(now)
         self._assignment.tick(now)
+        self._beat(now)
+
+    def _beat(self, now: float) -> None:
         assignment = self._assignment
         self._metrics.beat(
             now,

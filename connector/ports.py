@@ -90,7 +90,9 @@ class DeadLetterSink(Protocol):
     """Where bad messages go: a Kafka topic."""
 
     def send(self, letter: DeadLetter, on_done: Callable[[str | None], None]) -> None:
-        """Start producing ``letter``; ``on_done(None)`` once acknowledged, ``on_done(reason)`` if it failed.
+        """Start producing ``letter``; ``on_done(None)`` once acknowledged, ``on_done(reason)`` if it never can be.
+
+        Transient failures are the sink's to retry: a reason is final, and stops the run.
 
         ``on_done`` runs on the caller's thread, inside ``send``, ``poll`` or ``flush``.
         """

@@ -154,8 +154,18 @@ def classify(stream: str, status: int, body: bytes, headers: Any) -> Exception:
         return FatalError(f"{detail} (does stream {stream!r} exist?)")
     if code == UNKNOWN_COLUMN:
         return FatalError(f"{detail} (the mapping names a column the stream does not have)")
-    if code in DATA_ERROR_CODES or status in (400, 413, 422):
+    if code in DATA_ERROR_CODES or (status in (400, 422) and code is not None) or status == 413:
+        # 413 included: a request too large for Timeplus or a proxy passes once split in halves.
         return IngestRejected(detail, stream=stream, status=status, code=code)
+    if status in (400, 422):
+        # Timeplus names every rejection with an error code, in the body or in the
+        # x-timeplus-exception-code header (DESIGN.md §4). A 400 without one was written by
+        # something between us and Timeplus (a proxy, a gateway, a WAF), so it is no evidence
+        # that the rows are bad (§2: a data error is "a rejected value"): splitting the batch
+        # would dead-letter good rows. It says Timeplus could not be reached as addressed, like
+        # a gateway's 502, so it is retried with backoff and one warning per outage, nothing
+        # committed meanwhile; timeplus.max_retries bounds it for users who prefer to stop.
+        return RetriableError(f"{detail} (no Timeplus error code: an answer of a proxy or gateway?)")
     if status in RETRIABLE_STATUSES or status >= 500:
         return RetriableError(detail, retry_after=_retry_after(headers), reason=f"http_{status}")
     return FatalError(detail)

@@ -11,6 +11,7 @@ ROOT = Path(__file__).resolve().parents[2]
 ADAPTERS = {
     "kafka_source.py",
     "kafka_admin.py",
+    "kafka_dead_letters.py",
     "timeplus.py",
     "metrics.py",
     "status_server.py",

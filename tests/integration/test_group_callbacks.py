@@ -19,11 +19,6 @@ def _nothing(_partitions: list[TP]) -> None:
     return None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 11: a pause inside on_assign comes before librdkafka assigns the partition and is lost; "
-    "issue 12: group.protocol: consumer cannot start (partition.assignment.strategy is forced)",
-)
 @pytest.mark.parametrize("protocol", ["classic", "consumer"])
 @pytest.mark.timeout(120)
 def test_a_partition_paused_when_assigned_is_not_read_until_resumed(
@@ -61,11 +56,6 @@ def test_a_partition_paused_when_assigned_is_not_read_until_resumed(
         source.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 12: librdkafka keeps a partition's pause across a revoke, so a partition revoked while paused "
-    "is never read when it comes back; group.protocol: consumer cannot start",
-)
 @pytest.mark.parametrize("protocol", ["classic", "consumer"])
 @pytest.mark.timeout(180)
 def test_a_partition_revoked_while_paused_is_read_when_it_comes_back(

@@ -106,7 +106,7 @@ class CatchUp:
         if now < self._next_group_check:
             return False
         self._next_group_check = now + self._interval_s
-        self._assignment.commit(asynchronous=False)
+        self._assignment.commit_now()
         targets = self._group_targets or {}
         committed = self._source.committed(list(targets))
         return all(committed.get(tp, -1) >= end for tp, end in targets.items())

@@ -53,12 +53,6 @@ FAST_EVICTION = {"session.timeout.ms": "6000", "heartbeat.interval.ms": "1000"}
 # a batch answered but whose commit had not reached the broker yet.
 IN_FLIGHT_WINDOW = (IN_FLIGHT + 1) * MAX_ROWS
 
-XFAIL_12 = pytest.mark.xfail(
-    strict=True,
-    reason="issue 12: a member's final commit runs while the group rebalances and is refused; "
-    "commits trail acknowledgements by up to commit_interval_s; group.protocol: consumer cannot start",
-)
-
 
 def owns_partitions(process: ConnectorProcess) -> bool:
     """Whether the member's log shows an assignment of at least one partition."""
@@ -148,7 +142,7 @@ def _scale_out_and_in(
 
 @pytest.mark.slow
 @pytest.mark.timeout(420)
-@pytest.mark.parametrize("protocol", [pytest.param(p, marks=XFAIL_12) for p in PROTOCOLS])
+@pytest.mark.parametrize("protocol", list(PROTOCOLS))
 def test_clean_scale_out_and_in_sends_no_row_twice(
     protocol: str,
     kafka: KafkaBroker,
@@ -183,15 +177,7 @@ def test_clean_scale_out_and_in_sends_no_row_twice(
 
 @pytest.mark.slow
 @pytest.mark.timeout(420)
-@pytest.mark.parametrize(
-    "protocol",
-    [
-        pytest.param("classic"),
-        pytest.param(
-            "consumer", marks=pytest.mark.xfail(strict=True, reason="issue 12: group.protocol: consumer cannot start")
-        ),
-    ],
-)
+@pytest.mark.parametrize("protocol", list(PROTOCOLS))
 def test_a_member_killed_mid_backlog_resends_about_its_window(
     protocol: str,
     kafka: KafkaBroker,

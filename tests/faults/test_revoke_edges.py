@@ -49,11 +49,6 @@ OUTAGE_PARTITIONS = 6
 OUTAGE_MESSAGES = 6_000
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 11: a batch out of retries during the revoke drain is never released and the outage flag "
-    "stays set, so the member neither consumes nor commits once Timeplus is back",
-)
 @pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_a_rebalance_during_an_outage_with_max_retries_does_not_stall_the_member(
@@ -132,10 +127,6 @@ CLIENT_TIMEOUT_S = 60
 EXIT_MARGIN_S = 7
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 11: closing waits for requests in flight (up to timeout_s) before leaving the group",
-)
 @pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_shutdown_with_requests_hanging_stays_within_drain_timeout(

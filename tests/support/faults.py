@@ -77,7 +77,15 @@ class FaultReport:
 
 
 # The table lists faults in this order of test modules (the run's order is alphabetical).
-REPORT_ORDER = ("test_crash", "test_outage", "test_slow_ack", "test_broker_restart", "test_rebalance")
+REPORT_ORDER = (
+    "test_crash",
+    "test_outage",
+    "test_slow_ack",
+    "test_broker_restart",
+    "test_rebalance",
+    "test_handover",
+    "test_revoke_edges",
+)
 
 
 def _report_position(row: FaultRow) -> int:

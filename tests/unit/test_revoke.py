@@ -31,9 +31,6 @@ def fail_on_bad_rows() -> Config:
     )
 
 
-@pytest.mark.xfail(
-    strict=True, reason="issue 11: a FatalError raised during a revoke skips forgetting the revoked partitions"
-)
 @pytest.mark.timeout(30)
 def test_a_fatal_error_while_revoking_still_gives_the_partitions_up() -> None:
     # Partition 0 delivers a first batch, then a batch with a row Timeplus rejects is in flight

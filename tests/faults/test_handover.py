@@ -73,7 +73,7 @@ def produce_backlog(bootstrap: str, topic: str) -> None:
 
 def refused_commits(process: ConnectorProcess) -> int:
     """How many commits the broker refused, as the member's log tells."""
-    return len(re.findall(r"commit of \d+ partition\(s\) failed", process.log()))
+    return len(re.findall(r"kafka: .*commit.* (?:refused|failed)", process.log()))
 
 
 def _scale_out_and_in(

@@ -104,8 +104,8 @@ def test_a_rebalance_during_an_outage_with_max_retries_does_not_stall_the_member
     result = delivery(emulator, stream, range(OUTAGE_MESSAGES))
     fault_report(
         "rebalance during a Timeplus outage, max_retries 2",
-        f"endpoint down (connection refused); a 2nd member joins, the 1st flushes {OUTAGE_MESSAGES:,} buffered "
-        "messages while revoking; endpoint back after the revoke",
+        f"endpoint down (connection refused) while the 1st member holds {OUTAGE_MESSAGES:,} messages unsent; "
+        "a 2nd member joins; endpoint back after the 1st member's revoke",
         f"{result.outcome()}; "
         + (
             f"the 1st member stopped (exit 1) after {took:.0f} s"

@@ -50,8 +50,8 @@ PROTOCOLS: Mapping[str, Mapping[str, str]] = {
 FAST_EVICTION = {"session.timeout.ms": "6000", "heartbeat.interval.ms": "1000"}
 # What one member may have sent and not yet committed when it dies: its requests in flight
 # (the emulator stores a request's rows even if the client is gone by the time it answers), and
-# a batch answered but whose commit had not reached the broker yet.
-IN_FLIGHT_WINDOW = (IN_FLIGHT + 1) * MAX_ROWS
+# the batches answered while the commit of the ones before was on its way to the broker.
+IN_FLIGHT_WINDOW = (IN_FLIGHT + 2) * MAX_ROWS
 
 
 def owns_partitions(process: ConnectorProcess) -> bool:

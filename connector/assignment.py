@@ -1,8 +1,16 @@
 """Commits and rebalances: the partitions this member owns, and the offsets it commits for them.
 
 Which offsets may be committed is decided by ``OffsetTracker`` alone; this module
-decides when to commit them and for which partitions: every commit interval
-(asynchronously), and synchronously after draining on revoke and on shutdown.
+decides when to commit them and for which partitions:
+
+- as acknowledgements arrive, asynchronously, one commit awaiting its answer at a time
+  (what advances meanwhile goes with the next), so a crash re-sends about what was in
+  flight; offsets count as committed only once the broker accepted them, so a commit
+  refused while the group rebalances is sent again;
+- synchronously inside the revoke callback, where the generation that gives the
+  partitions up is valid, after handing them back (unsent rows left to the next owner,
+  requests in flight awaited); the revoke that closing the consumer performs commits
+  again what the stop's own commit could not.
 """
 
 from __future__ import annotations
@@ -42,32 +50,33 @@ class Assignment:
         source: RecordSource,
         tracker: OffsetTracker,
         *,
-        drain: Callable[[], None],
+        hand_back: Callable[[list[TP]], None],
         stats: Stats,
-        interval_s: float,
+        answer_timeout_s: float,
         clock: Callable[[], float],
     ) -> None:
         self._source = source
         self._tracker = tracker
-        self._drain = drain
+        self._hand_back = hand_back
         self._stats = stats
-        self._interval_s = interval_s
+        self._answer_timeout_s = answer_timeout_s
         self._clock = clock
-        self._last_commit = clock()
+        #: When the asynchronous commit awaiting its answer was sent (None: none is).
+        self._commit_sent_at: float | None = None
         self._listeners: list[AssignmentListener] = []
         self.assigned: set[TP] = set()
         #: True once any partition was assigned.
         self.ever_assigned = False
         self.paused = False
-        self._closed = False
+        self._closing = False
 
     def listen(self, listener: AssignmentListener) -> None:
         """Tell ``listener`` of every assignment and of every partition let go."""
         self._listeners.append(listener)
 
     def subscribe(self, topics: list[str]) -> None:
-        """Join the consumer group; rebalances arrive through this object."""
-        self._source.subscribe(topics, self._on_assign, self._on_revoke, self._on_lost)
+        """Join the consumer group; rebalances and commit answers arrive through this object."""
+        self._source.subscribe(topics, self._on_assign, self._on_revoke, self._on_lost, self._on_commit)
 
     def assigned_list(self) -> list[TP]:
         """The partitions owned now, sorted."""
@@ -80,26 +89,44 @@ class Assignment:
     # -- commits ---------------------------------------------------------------
 
     def tick(self, now: float) -> None:
-        """Commit asynchronously once per commit interval."""
-        if now - self._last_commit >= self._interval_s:
-            self.commit(asynchronous=True)
+        """Commit what acknowledgements made committable, unless a commit still awaits its answer."""
+        sent_at = self._commit_sent_at
+        if sent_at is not None and now - sent_at < self._answer_timeout_s:
+            return
+        self._skip_past_markers(self.assigned)
+        offsets = {tp: o for tp, o in self._tracker.committable().items() if tp in self.assigned}
+        if offsets and self._source.commit(offsets, asynchronous=True):
+            self._commit_sent_at = now
 
-    def commit(self, *, asynchronous: bool, only: set[TP] | None = None) -> None:
-        """Commit what may be committed for the owned partitions (or ``only`` these)."""
-        self._last_commit = self._clock()
-        owned = self.assigned if only is None else only
+    def _skip_past_markers(self, owned: set[TP]) -> None:
+        """Let the consumer's position carry the done offset past transaction markers and aborted messages."""
         try:
             positions = self._source.positions(sorted(owned))
         except RetriableError:
-            positions = {}  # a revoke must not fail on it: offsets past markers wait for the next commit
+            return  # a revoke must not fail on it: offsets past markers wait for the next commit
         for tp, position in positions.items():
-            self._tracker.skip_to(tp, position)  # past transaction markers and aborted messages
-        offsets = self._tracker.committable(unchanged_too=not asynchronous)
-        offsets = {tp: o for tp, o in offsets.items() if tp in owned}
-        if offsets and self._source.commit(offsets, asynchronous=asynchronous):
+            self._tracker.skip_to(tp, position)
+
+    def commit_now(self, partitions: set[TP] | None = None) -> None:
+        """Commit synchronously what may be committed for the owned partitions (or ``partitions``)."""
+        owned = self.assigned if partitions is None else partitions
+        self._skip_past_markers(owned)
+        offsets = {tp: o for tp, o in self._tracker.committable().items() if tp in owned}
+        if offsets and self._source.commit(offsets, asynchronous=False):
             self._tracker.mark_committed(offsets)
             self._stats.commits += 1
             log.debug("committed %s", offsets)
+
+    def _on_commit(self, accepted: dict[TP, int], refused: str | None) -> None:
+        """An asynchronous commit's answer (served inside ``consume``)."""
+        self._commit_sent_at = None
+        accepted = {tp: o for tp, o in accepted.items() if tp in self.assigned}
+        if accepted:
+            self._tracker.mark_committed(accepted)
+            self._stats.commits += 1
+            log.debug("committed %s", accepted)
+        if refused is not None:
+            log.info("kafka: a commit was refused (%s); its offsets go with the next one", refused)
 
     # -- pausing ---------------------------------------------------------------
 
@@ -113,18 +140,21 @@ class Assignment:
         self.paused = False
         self._source.resume(self.assigned_list())
 
-    # -- rebalances ------------------------------------------------------------
+    # -- rebalances and stopping -----------------------------------------------
+
+    def stop(self) -> None:
+        """Hand every owned partition back and commit, before closing the source (see ``close``)."""
+        partitions = self.assigned_list()
+        self._hand_back(partitions)
+        self.commit_now(set(partitions))
 
     def close(self) -> None:
-        """The source is closing: its partitions were drained already, so later callbacks only let go.
-
-        ``drain`` and a synchronous commit of the owned partitions come before.
-        """
-        self._closed = True
+        """The source is closing: its revoke only commits what ``stop``'s commit could not."""
+        self._closing = True
 
     def _on_assign(self, partitions: list[TP]) -> None:
         log.info("assigned %s", _show(partitions))
-        if self._closed:
+        if self._closing:
             # Closing served a rebalance still pending: nothing is read from these
             # partitions, which go straight back to the group; the group's offsets may
             # no longer be fetchable, and there is no backlog here to wait for.
@@ -139,11 +169,14 @@ class Assignment:
             listener.assigned(partitions)
 
     def _on_revoke(self, partitions: list[TP]) -> None:
-        if not self._closed:
-            log.info("revoking %s: flushing and committing", _show(partitions))
-            self._drain()
-            self.commit(asynchronous=False, only=set(partitions))
-        self._forget(partitions)
+        try:
+            if not self._closing:
+                log.info("revoking %s: committing what was delivered", _show(partitions))
+                self._hand_back(partitions)
+            # In the generation that gives them up, so the broker accepts it.
+            self.commit_now(set(partitions))
+        finally:
+            self._forget(partitions)
 
     def _on_lost(self, partitions: list[TP]) -> None:
         log.warning("lost %s without a chance to commit; another member will re-read them", _show(partitions))

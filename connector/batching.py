@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any
 
-from connector.offsets import Segment
+from connector.offsets import Segment, TopicPartition
 from connector.records import MessageLike
 
 #: Memory a buffered row costs beyond its message's value bytes: the row list and its
@@ -50,8 +51,8 @@ class Batch:
         self.rows: list[list[Any]] = []
         #: The message each row came from, to dead-letter it if Timeplus rejects the row.
         self.messages: list[MessageLike] = []
-        #: Segments this batch holds: their offsets wait for its delivery.
-        self.segments: list[Segment] = []
+        #: Segments this batch holds, each from its first row's offset: they wait for its delivery.
+        self.segments: list[tuple[Segment, int]] = []
         #: (when the poll was read, rows it added): the consume-to-ack latency of each row.
         self.reads: list[tuple[float, int]] = []
         self.estimated_bytes = 0
@@ -59,10 +60,30 @@ class Batch:
 
     def release(self) -> None:
         """The rows were accepted (or dealt with): let their offsets advance."""
-        for segment in self.segments:
-            segment.release()
+        for segment, start in self.segments:
+            segment.release(start)
         self.segments = []
         self.messages = []
+
+    def drop_partitions(self, partitions: AbstractSet[TopicPartition]) -> int:
+        """Remove the rows of ``partitions``, given up before they were sent; how many went.
+
+        The batch keeps its holds on those partitions' segments for good, so nothing from its
+        first row of them on is committed: whoever owns them next reads those rows again.
+        """
+        kept = [i for i, m in enumerate(self.messages) if (m.topic(), m.partition()) not in partitions]
+        dropped = len(self.rows) - len(kept)
+        if dropped:
+            self.estimated_bytes = self.estimated_bytes * len(kept) // len(self.rows)
+            self.rows = [self.rows[i] for i in kept]
+            self.messages = [self.messages[i] for i in kept]
+            self.reads = _kept_reads(self.reads, kept)
+        self.segments = [(s, start) for s, start in self.segments if (s.topic, s.partition) not in partitions]
+        return dropped
+
+    def has_rows_of(self, partitions: AbstractSet[TopicPartition]) -> bool:
+        """Whether any row of the batch came from ``partitions``."""
+        return any((m.topic(), m.partition()) in partitions for m in self.messages)
 
     @property
     def memory_bytes(self) -> int:
@@ -74,6 +95,21 @@ class Batch:
 
     def __repr__(self) -> str:
         return f"Batch({self.stream}, rows={len(self.rows)}, ~{self.estimated_bytes} bytes)"
+
+
+def _kept_reads(reads: list[tuple[float, int]], kept: list[int]) -> list[tuple[float, int]]:
+    """``reads`` (when each run of rows was read, its length) for the rows at the indexes ``kept``."""
+    result: list[tuple[float, int]] = []
+    position, end = 0, 0
+    for read_at, rows in reads:
+        end += rows
+        count = 0
+        while position < len(kept) and kept[position] < end:
+            count += 1
+            position += 1
+        if count:
+            result.append((read_at, count))
+    return result
 
 
 class StreamBatcher:
@@ -93,18 +129,21 @@ class StreamBatcher:
         self.polled_rows: list[list[Any]] = []
         self.polled_messages: list[MessageLike] = []
         self.polled_segments: list[Segment] = []
+        # Where each noted segment's run of rows starts in ``polled_rows``.
+        self._polled_starts: list[int] = []
 
     def note_segment(self, segment: Segment) -> None:
-        """Rows of ``segment`` may follow in this poll."""
+        """Rows of ``segment`` may follow in this poll (from the next row on)."""
         segments = self.polled_segments
         if not segments or segments[-1] is not segment:
             segments.append(segment)
+            self._polled_starts.append(len(self.polled_rows))
 
     def end_poll(self, read_at: float, bytes_per_row: float) -> list[Batch]:
         """Move the poll's rows into batches; return those now full, in order.
 
-        Every batch that takes rows of this poll holds all of its segments: a segment
-        held by a batch without its rows only waits a little longer for its commit.
+        Each batch holds the segments its rows came from, from its first row of each, so a
+        partition's offsets advance batch by batch.
         """
         rows, messages = self.polled_rows, self.polled_messages
         full: list[Batch] = []
@@ -127,9 +166,10 @@ class StreamBatcher:
                 batch.messages.extend(messages[start:stop])
             batch.estimated_bytes += int((stop - start) * bytes_per_row)
             batch.reads.append((read_at, stop - start))
-            for segment in self.polled_segments:
-                segment.hold()
-            batch.segments.extend(self.polled_segments)
+            held = self._segments_of(start, stop)
+            for segment, first in held:
+                segment.hold(first)
+            batch.segments.extend(held)
             if len(batch.rows) >= self._max_rows or batch.estimated_bytes >= self._byte_budget:
                 full.append(batch)
                 self._batch = None
@@ -137,11 +177,23 @@ class StreamBatcher:
         self.discard_poll()
         return full
 
+    def _segments_of(self, start: int, stop: int) -> list[tuple[Segment, int]]:
+        """The segments with rows among polled rows ``start..stop``, each with its first offset there."""
+        segments, starts, messages = self.polled_segments, self._polled_starts, self.polled_messages
+        held: list[tuple[Segment, int]] = []
+        for k, segment in enumerate(segments):
+            run_start = starts[k]
+            run_stop = starts[k + 1] if k + 1 < len(starts) else len(self.polled_rows)
+            if run_start < stop and start < run_stop and all(s is not segment for s, _ in held):
+                held.append((segment, messages[max(start, run_start)].offset() or 0))
+        return held
+
     def discard_poll(self) -> None:
         """Forget the current poll's rows (its processing failed)."""
         self.polled_rows.clear()
         self.polled_messages.clear()
         self.polled_segments.clear()
+        self._polled_starts.clear()
 
     def observe(self, estimated: int, actual: int) -> None:
         """Learn from an encoded body how estimates compare with real sizes."""
@@ -156,6 +208,17 @@ class StreamBatcher:
     def due(self, now: float) -> bool:
         """True when the open batch has waited for ``linger_s``."""
         return self._batch is not None and now - self._batch.created_at >= self.limits.linger_s
+
+    def drop_partitions(self, partitions: AbstractSet[TopicPartition]) -> int:
+        """Remove the open batch's rows of ``partitions``; how many went."""
+        batch = self._batch
+        if batch is None:
+            return 0
+        dropped = batch.drop_partitions(partitions)
+        if not batch.rows:
+            batch.release()
+            self._batch = None
+        return dropped
 
     def take(self) -> Batch | None:
         """Remove and return the open batch, if it has rows."""

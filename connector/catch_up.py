@@ -119,7 +119,7 @@ class CatchUp:
         now = self._clock()
         if now < self._next_group_check:
             return False
-        self._assignment.commit(asynchronous=False)
+        self._assignment.commit_now()
         targets = self._group_targets or {}
         committed = self._source.committed(list(targets))
         # Only once read: after a failure the next call reads again instead of waiting an interval.

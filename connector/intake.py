@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
+from collections.abc import Set as AbstractSet
 from typing import Any, NamedTuple
 
 from connector.batching import Batch, BatchLimits, StreamBatcher
@@ -188,10 +189,9 @@ class Intake:
             if batcher.due(now):
                 self._send(batcher.take())
 
-    def send_all(self) -> None:
-        """Send every open batch (to drain)."""
-        for batcher in self.batchers.values():
-            self._send(batcher.take())
+    def drop_partitions(self, partitions: AbstractSet[TP]) -> int:
+        """Remove the open batches' rows of ``partitions`` (given up unsent); how many went."""
+        return sum(batcher.drop_partitions(partitions) for batcher in self.batchers.values())
 
     def wait_s(self, limit: float, now: float) -> float:
         """How long the next poll may wait: at most ``limit``, and not past the next linger deadline."""

@@ -1,7 +1,7 @@
 """The Kafka adapters (consumer and dead-letter producer): the only module importing confluent_kafka.
 
 It owns the consumer settings the delivery rules depend on (manual commits,
-cooperative rebalancing, bounded prefetch) and turns librdkafka errors into the
+incremental rebalancing, bounded prefetch) and turns librdkafka errors into the
 project's own exceptions.
 """
 
@@ -16,7 +16,7 @@ from confluent_kafka import OFFSET_INVALID, Consumer, KafkaError, KafkaException
 from connector.config import FORCED_CONSUMER_PROPS
 from connector.errors import FatalError, RetriableError
 from connector.offsets import TopicPartition as TP
-from connector.ports import PartitionsCallback
+from connector.ports import CommitCallback, PartitionsCallback
 from connector.records import MessageLike
 
 log = logging.getLogger(__name__)
@@ -27,13 +27,16 @@ LIBRDKAFKA_LOG = logging.getLogger("connector.librdkafka")
 # Defaults a user may override.
 DEFAULTS = {
     "auto.offset.reset": "earliest",
-    "partition.assignment.strategy": "cooperative-sticky",
     # librdkafka backs off 1 s when its prefetch queue is full; that idles a fast consumer.
     "fetch.queue.backoff.ms": "10",
     # Bound the prefetch queue so a large backlog cannot grow memory without limit.
     "queued.max.messages.kbytes": "32768",
     "enable.partition.eof": "false",
 }
+
+#: The classic group protocol's assignment unless the user chose another: incremental, as
+#: KIP-848's (``group.protocol: consumer``) is, which refuses the property (the broker assigns).
+CLASSIC_DEFAULTS = {"partition.assignment.strategy": "cooperative-sticky"}
 
 #: Never consumed, even when a topic pattern would match them.
 INTERNAL_TOPICS = frozenset({"__consumer_offsets", "__transaction_state", "__share_group_state"})
@@ -44,12 +47,18 @@ class KafkaSource:
 
     def __init__(self, props: Mapping[str, str], *, on_statistics: Callable[[str], None] | None = None) -> None:
         """``on_statistics`` receives librdkafka's statistics JSON every ``statistics.interval.ms`` (5 s unless set)."""
-        settings: dict[str, Any] = {**DEFAULTS, **props, **FORCED_CONSUMER_PROPS}
+        classic = props.get("group.protocol", "classic").lower() == "classic"
+        settings: dict[str, Any] = {**DEFAULTS, **(CLASSIC_DEFAULTS if classic else {}), **props}
+        settings |= FORCED_CONSUMER_PROPS
         settings["error_cb"] = self._on_client_error
         settings["logger"] = LIBRDKAFKA_LOG  # through logging, so --log-format json covers librdkafka's lines too
+        settings["on_commit"] = self._on_commit_answer
         if on_statistics is not None:
             settings.setdefault("statistics.interval.ms", "5000")
             settings["stats_cb"] = on_statistics
+        #: Whether a rebalance hands out and takes back only the partitions that move.
+        self._incremental = not classic or settings.get("partition.assignment.strategy") == "cooperative-sticky"
+        self._on_commit: CommitCallback | None = None
         self._fatal: KafkaError | None = None
         try:
             self._consumer = Consumer(settings)
@@ -62,13 +71,29 @@ class KafkaSource:
         on_assign: PartitionsCallback,
         on_revoke: PartitionsCallback,
         on_lost: PartitionsCallback,
+        on_commit: CommitCallback | None = None,
     ) -> None:
-        """Join the group; the callbacks run inside ``consume`` on this thread."""
+        """Join the group; the callbacks run inside ``consume`` (or ``close``) on this thread.
+
+        ``on_assign`` runs once the partitions are assigned, because librdkafka pauses only
+        assigned partitions, and after resuming them, because it keeps a pause across a
+        revoke: a partition revoked while paused would never be read again when it comes back.
+        """
+        self._on_commit = on_commit
+
+        def assign(consumer: Consumer, partitions: list[TopicPartition]) -> None:
+            if self._incremental:
+                consumer.incremental_assign(partitions)
+            else:
+                consumer.assign(partitions)
+            if partitions:
+                consumer.resume(partitions)
+            on_assign([(p.topic, p.partition) for p in partitions])
 
         def wrap(callback: PartitionsCallback) -> Callable[[Any, list[TopicPartition]], None]:
             return lambda _consumer, partitions: callback([(p.topic, p.partition) for p in partitions])
 
-        self._consumer.subscribe(topics, on_assign=wrap(on_assign), on_revoke=wrap(on_revoke), on_lost=wrap(on_lost))
+        self._consumer.subscribe(topics, on_assign=assign, on_revoke=wrap(on_revoke), on_lost=wrap(on_lost))
 
     def consume(self, max_messages: int, timeout: float) -> list[MessageLike]:
         """Up to ``max_messages`` messages, waiting at most ``timeout`` seconds."""
@@ -99,22 +124,39 @@ class KafkaSource:
         return good
 
     def commit(self, offsets: Mapping[TP, int], *, asynchronous: bool) -> bool:
-        """Commit ``offsets`` (next offset to read); False if the broker refused a sync commit."""
+        """Commit ``offsets`` (next offset to read).
+
+        Synchronous: True if the broker accepted every offset. Asynchronous: True once sent;
+        the answer reaches ``on_commit`` from a later ``consume``.
+        """
         if not offsets:
             return True
         partitions = [TopicPartition(t, p, o) for (t, p), o in offsets.items()]
         try:
             if asynchronous:
                 self._consumer.commit(offsets=partitions, asynchronous=True)
-            else:
-                self._consumer.commit(offsets=partitions, asynchronous=False)
+                return True
+            answered = self._consumer.commit(offsets=partitions, asynchronous=False)
         except KafkaException as exc:
             error: KafkaError = exc.args[0]
             if error.fatal():
                 raise FatalError(f"kafka: commit failed: {error.str()}") from exc
-            log.warning("kafka: commit of %d partition(s) failed: %s", len(partitions), error.str())
+            log.warning("kafka: commit of %d partition(s) refused: %s", len(partitions), error.str())
             return False
-        return True
+        refused = [p.error for p in answered or [] if p.error is not None]
+        if refused:
+            log.warning("kafka: commit of %d partition(s) refused: %s", len(refused), refused[0].str())
+        return not refused
+
+    def _on_commit_answer(self, error: KafkaError | None, partitions: list[TopicPartition]) -> None:
+        if self._on_commit is None:
+            return
+        refused = [p.error for p in partitions if p.error is not None]
+        if error is not None and not refused:
+            self._on_commit({}, error.str())  # the whole request failed
+            return
+        accepted = {(p.topic, p.partition): p.offset for p in partitions if p.error is None}
+        self._on_commit(accepted, refused[0].str() if refused else None)
 
     def committed(self, partitions: list[TP], timeout: float = 10.0) -> dict[TP, int]:
         """The group's committed offsets for ``partitions`` (absent when none)."""

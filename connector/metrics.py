@@ -123,7 +123,7 @@ class PrometheusMetrics:
         self._commits = Counter(m + "commits", "Offset commits accepted", registry=registry)
         self._last_commit = Gauge(
             m + "last_commit_timestamp_seconds",
-            "Unix time of the last offset commit the client accepted (asynchronous ones: handed over)",
+            "Unix time of the last offset commit the broker accepted",
             registry=registry,
         )
         self._heartbeat = Gauge(m + "loop_heartbeat_timestamp_seconds", "Unix time of the loop's last round",

@@ -20,7 +20,7 @@ TopicPartition = tuple[str, int]
 class Segment:
     """Offsets ``first..last`` of one partition, and how many holders still need them."""
 
-    __slots__ = ("_pending", "_sealed", "first", "last", "partition", "topic")
+    __slots__ = ("_holds", "_pending", "_sealed", "first", "last", "partition", "topic")
 
     def __init__(self, topic: str, partition: int, first: int) -> None:
         self.topic = topic
@@ -30,14 +30,24 @@ class Segment:
         self.last = first
         self._pending = 0
         self._sealed = False
+        #: How many holders need the segment from each offset on.
+        self._holds: dict[int, int] = {}
 
-    def hold(self) -> None:
-        """One more holder must succeed before the segment is done."""
+    def hold(self, start: int | None = None) -> None:
+        """One more holder must succeed before the segment is done; it needs it from ``start`` on (all: None)."""
         self._pending += 1
+        key = self.first if start is None else start
+        self._holds[key] = self._holds.get(key, 0) + 1
 
-    def release(self) -> None:
-        """A holder succeeded (delivered or dead-lettered its rows)."""
+    def release(self, start: int | None = None) -> None:
+        """A holder succeeded (delivered or dead-lettered its rows); ``start`` as it held the segment."""
         self._pending -= 1
+        key = self.first if start is None else start
+        left = self._holds[key] - 1
+        if left:
+            self._holds[key] = left
+        else:
+            del self._holds[key]
 
     def seal(self) -> None:
         """No further message joins the segment: it may be done once its holders release it."""
@@ -52,6 +62,13 @@ class Segment:
     def done(self) -> bool:
         """True when no holder needs this segment any more and none can join."""
         return self._sealed and self._pending == 0
+
+    @property
+    def done_below(self) -> int:
+        """The offset before which nothing of a sealed segment is needed any more (``first`` if unsealed)."""
+        if not self._sealed:
+            return self.first
+        return min(self._holds) if self._holds else self.last + 1
 
     def __repr__(self) -> str:
         state = "done" if self.done else f"pending={self._pending} sealed={self._sealed}"
@@ -72,17 +89,14 @@ class OffsetTracker:
         self._queues.setdefault((topic, partition), deque()).append(segment)
         return segment
 
-    def committable(self, *, unchanged_too: bool = False) -> dict[TopicPartition, int]:
-        """Offsets (last done + 1) that advanced beyond what was last committed.
-
-        ``unchanged_too`` also returns offsets already committed, for the final
-        synchronous commit: an earlier asynchronous one may not have reached the broker.
-        """
+    def committable(self) -> dict[TopicPartition, int]:
+        """Per partition, the offset below which everything is done, where it passed the last commit."""
         advanced: dict[TopicPartition, int] = {}
-        for tp in self._queues:
-            self._advance(tp)
-        for tp, offset in self._done_up_to.items():
-            if unchanged_too or offset != self._committed.get(tp):
+        # _done_up_to too: skip_to may move a partition that no message of was handed out.
+        for tp in self._queues.keys() | self._done_up_to.keys():
+            offset = self._done_offset(tp)
+            committed = self._committed.get(tp)
+            if offset is not None and (committed is None or offset > committed):
                 advanced[tp] = offset
         return advanced
 
@@ -99,13 +113,37 @@ class OffsetTracker:
         if not self._advance(tp) and position > self._done_up_to.get(tp, -1):
             self._done_up_to[tp] = position
 
+    def delivered(self) -> dict[TopicPartition, int]:
+        """Per partition, the offset below which everything is done, committed or not."""
+        found = {tp: self._done_offset(tp) for tp in self._queues.keys() | self._done_up_to.keys()}
+        return {tp: offset for tp, offset in found.items() if offset is not None}
+
     def mark_committed(self, offsets: dict[TopicPartition, int]) -> None:
-        """Record that ``offsets`` reached the broker."""
-        self._committed.update(offsets)
+        """Record that the broker accepted ``offsets`` (an older answer never lowers what it holds)."""
+        for tp, offset in offsets.items():
+            committed = self._committed.get(tp)
+            if committed is None or offset > committed:
+                self._committed[tp] = offset
+
+    def committed(self, tp: TopicPartition) -> int | None:
+        """The last offset the broker accepted for ``tp`` from this member, if any."""
+        return self._committed.get(tp)
 
     def is_idle(self, tp: TopicPartition) -> bool:
         """True when nothing read from ``tp`` waits for delivery."""
         return not self._advance(tp)
+
+    def _done_offset(self, tp: TopicPartition) -> int | None:
+        """The offset below which everything read from ``tp`` is done, if anything is."""
+        self._advance(tp)
+        offset = self._done_up_to.get(tp)
+        queue = self._queues.get(tp)
+        if queue:
+            # The first segment not done may be done in part: up to where its holders need it.
+            partly = queue[0].done_below
+            if partly > queue[0].first:
+                offset = partly
+        return offset
 
     def _advance(self, tp: TopicPartition) -> int:
         """Move ``tp``'s done offset past its leading done segments; return how many segments remain."""

@@ -50,7 +50,10 @@ class Tuning:
     #: has arrived when its timeout, at most the next linger deadline, runs out.
     poll_messages: int = 5000
     poll_timeout_s: float = 0.05
+    #: How often --until-caught-up reads the group's committed offsets.
     commit_interval_s: float = 1.0
+    #: An asynchronous commit unanswered this long no longer holds the next one back.
+    commit_answer_timeout_s: float = 10.0
     #: Overrides the config's max_buffered_bytes.
     max_buffered_bytes: int | None = None
 
@@ -110,7 +113,12 @@ def build_pipeline(
         metrics=metrics,
     )
     assignment = Assignment(
-        source, tracker, drain=settlement.drain, stats=stats, interval_s=tuning.commit_interval_s, clock=clock
+        source,
+        tracker,
+        hand_back=settlement.hand_back,
+        stats=stats,
+        answer_timeout_s=tuning.commit_answer_timeout_s,
+        clock=clock,
     )
     max_buffered = tuning.max_buffered_bytes or config.max_buffered_bytes
     catch_up = None
@@ -122,7 +130,7 @@ def build_pipeline(
             interval_s=tuning.commit_interval_s,
             clock=clock,
             progress=progress,
-            delivered=lambda: tracker.committable(unchanged_too=True),
+            delivered=tracker.delivered,
         )
     return Pipeline(
         source,
@@ -183,7 +191,7 @@ class Pipeline:
         self._kafka_outage = kafka_outage
 
     def stop(self) -> None:
-        """Ask the loop to finish: flush, commit, close (safe from a signal handler)."""
+        """Ask the loop to finish: await requests in flight, commit, close (safe from a signal handler)."""
         self._state.stop()
 
     def run(self) -> Stats:
@@ -208,12 +216,16 @@ class Pipeline:
                     log.info("caught up with the end offsets seen at assignment; stopping")
                     break
         finally:
+            state.stop()
             try:
-                self._settlement.drain()
-                assignment.commit(asynchronous=False)
+                # Rows not sent yet are left to the next run; requests in flight are awaited
+                # (up to drain_timeout_s), then what they delivered is committed.
+                assignment.stop()
             finally:
-                # Closing the consumer revokes its partitions: the drain above already did
-                # their work, and a second one would wait out drain_timeout_s again.
+                # Closing the consumer revokes its partitions: that revoke commits again only
+                # what the commit above could not (the group was rebalancing), in the
+                # generation that gives them up. Requests still unanswered are abandoned, not
+                # awaited, so the whole stop stays within drain_timeout_s.
                 assignment.close()
                 self._sender.close()
                 self._source.close()

@@ -16,6 +16,8 @@ from connector.records import MessageLike
 
 #: Called with the partitions a rebalance assigns, revokes or loses.
 PartitionsCallback = Callable[[list[TopicPartition]], None]
+#: Called with an asynchronous commit's answer: the offsets accepted, and why others were refused.
+CommitCallback = Callable[[dict[TopicPartition, int], str | None], None]
 
 
 class RecordSource(Protocol):
@@ -27,8 +29,14 @@ class RecordSource(Protocol):
         on_assign: PartitionsCallback,
         on_revoke: PartitionsCallback,
         on_lost: PartitionsCallback,
+        on_commit: CommitCallback | None = None,
     ) -> None:
-        """Join the group for ``topics`` (names or ``^regex``); the callbacks run inside ``consume``."""
+        """Join the group for ``topics`` (names or ``^regex``); the callbacks run inside ``consume`` (or ``close``).
+
+        ``on_assign`` runs once the partitions are assigned (so it may pause them);
+        ``on_revoke`` while they still are, in the generation that gives them up;
+        ``on_commit`` with the answer to each asynchronous commit.
+        """
         ...
 
     def consume(self, max_messages: int, timeout: float) -> list[MessageLike]:
@@ -40,7 +48,11 @@ class RecordSource(Protocol):
         ...
 
     def commit(self, offsets: Mapping[TopicPartition, int], *, asynchronous: bool) -> bool:
-        """Commit ``offsets`` (the next offset to read); False if the broker refused a synchronous commit."""
+        """Commit ``offsets`` (the next offset to read).
+
+        Synchronous: True if the broker accepted them all. Asynchronous: True once sent; the
+        answer reaches ``on_commit`` from a later ``consume``.
+        """
         ...
 
     def committed(self, partitions: list[TopicPartition], timeout: float = 10.0) -> dict[TopicPartition, int]:

@@ -15,8 +15,8 @@ import queue
 import random
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -79,8 +79,12 @@ class _Answer(NamedTuple):
 class Sender:
     """A bounded pool of delivery threads; batches go in, settled outcomes come out.
 
-    ``submit`` and ``settled`` are called from the consumer thread only, which alone
-    touches the batches; delivery threads see only the immutable ``IngestRequest``.
+    ``submit``, ``settled`` and ``withdraw`` are called from the consumer thread only,
+    which alone touches the batches; delivery threads see only the immutable
+    ``IngestRequest``. Requests wait for a thread in the Sender's own queue, so that those
+    not started yet can be taken back (``withdraw``) when their partitions are given up.
+    The threads are daemons: a request hanging in a socket never holds the process past
+    its shutdown.
     """
 
     def __init__(
@@ -100,8 +104,10 @@ class Sender:
         self._clock = clock
         self._max_request_bytes = max_request_bytes
         self._policy = policy
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ingest")
         self._answers: queue.SimpleQueue[_Answer] = queue.SimpleQueue()
+        self._waiting: deque[tuple[int, IngestRequest]] = deque()
+        self._ready = threading.Condition()
+        self._closed = False
         self._batches: dict[int, Batch] = {}
         self._next_ticket = 0
         self._in_flight_bytes = 0
@@ -109,6 +115,10 @@ class Sender:
         self._outage_lock = threading.Lock()
         self._outage_failures = 0
         self._outage_started = 0.0
+        #: Requests between a retriable failure and their last attempt.
+        self._retrying = 0
+        for number in range(workers):
+            threading.Thread(target=self._work, name=f"ingest-{number}", daemon=True).start()
 
     def submit(self, batch: Batch) -> None:
         """Encode ``batch`` and start delivering it; its outcome comes out of ``settled``.
@@ -127,7 +137,31 @@ class Sender:
             log.exception("ingest into %s: cannot encode the batch", batch.stream)
             self._answers.put(_Answer(ticket, ConnectorError(f"cannot encode a batch: {type(exc).__name__}: {exc}")))
             return
-        self._pool.submit(self._deliver, ticket, request)
+        with self._ready:
+            self._waiting.append((ticket, request))
+            self._ready.notify()
+
+    def withdraw(self) -> list[Batch]:
+        """Take back the batches no thread has started to send, in the order they were submitted.
+
+        They are no longer in flight; the caller submits again what it still wants sent.
+        """
+        with self._ready:
+            waiting, self._waiting = list(self._waiting), deque()
+        batches = []
+        for ticket, _ in waiting:
+            batch = self._batches.pop(ticket)
+            self._in_flight_bytes -= batch.memory_bytes
+            batches.append(batch)
+        return batches
+
+    def unsettled(self) -> list[Batch]:
+        """The batches submitted whose outcome ``settled`` has not returned yet."""
+        return list(self._batches.values())
+
+    def is_unsettled(self, batch: Batch) -> bool:
+        """Whether ``batch``'s outcome is still to come out of ``settled``."""
+        return any(b is batch for b in self._batches.values())
 
     def settled(self, timeout: float | None = None) -> Iterator[Outcome]:
         """The outcomes of the batches answered so far, in answer order, one at a time.
@@ -165,14 +199,30 @@ class Sender:
         self._abandon.set()
 
     def close(self) -> None:
-        """Abandon retries and wait for the workers to finish."""
+        """Abandon retries and let the threads end; never waits for a request in flight.
+
+        Requests not started are dropped: their batches' offsets were not committed.
+        """
         self._abandon.set()
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        with self._ready:
+            self._closed = True
+            self._waiting.clear()
+            self._ready.notify_all()
 
     @property
     def in_outage(self) -> bool:
-        """True while the latest attempts are failing and being retried."""
-        return self._outage_failures > 0
+        """True while a request waits to be retried (not once every retrying request gave up)."""
+        return self._retrying > 0
+
+    def _work(self) -> None:
+        while True:
+            with self._ready:
+                while not self._waiting and not self._closed:
+                    self._ready.wait()
+                if self._closed:
+                    return
+                ticket, request = self._waiting.popleft()
+            self._deliver(ticket, request)
 
     def _deliver(self, ticket: int, request: IngestRequest) -> None:
         rejected: list[tuple[int, str]] = []
@@ -227,29 +277,39 @@ class Sender:
     def _send(self, stream: str, body: bytes) -> None:
         """One request, retried while the failure is retriable; raises anything else."""
         attempt = 0
+        retrying = False
         clock, record = self._clock, self._metrics.request
-        while True:
-            attempt += 1
-            started = clock()
-            try:
-                self._sink.ingest(stream, body)
-            except RetriableError as exc:
-                record(stream, "retriable", clock() - started, len(body))
-                self._note_failure(exc)
-                if self._policy.max_attempts is not None and attempt >= self._policy.max_attempts:
+        try:
+            while True:
+                attempt += 1
+                started = clock()
+                try:
+                    self._sink.ingest(stream, body)
+                except RetriableError as exc:
+                    record(stream, "retriable", clock() - started, len(body))
+                    self._note_failure(exc)
+                    if not retrying:
+                        retrying = True
+                        with self._outage_lock:
+                            self._retrying += 1
+                    if self._policy.max_attempts is not None and attempt >= self._policy.max_attempts:
+                        raise
+                    self._metrics.retry(exc.reason)
+                    if self._abandon.wait(self._policy.delay(attempt, exc.retry_after)):
+                        raise
+                    continue
+                except ConnectorError as exc:
+                    outcome = "rejected" if isinstance(exc, IngestRejected) else "fatal"
+                    record(stream, outcome, clock() - started, len(body))
+                    self._note_answered()  # a refusal is an answer: Timeplus is reachable again
                     raise
-                self._metrics.retry(exc.reason)
-                if self._abandon.wait(self._policy.delay(attempt, exc.retry_after)):
-                    raise
-                continue
-            except ConnectorError as exc:
-                outcome = "rejected" if isinstance(exc, IngestRejected) else "fatal"
-                record(stream, outcome, clock() - started, len(body))
-                self._note_answered()  # a refusal is an answer: Timeplus is reachable again
-                raise
-            record(stream, "ok", clock() - started, len(body))
-            self._note_answered()
-            return
+                record(stream, "ok", clock() - started, len(body))
+                self._note_answered()
+                return
+        finally:
+            if retrying:
+                with self._outage_lock:
+                    self._retrying -= 1
 
     def _note_failure(self, exc: RetriableError) -> None:
         with self._outage_lock:

@@ -1,8 +1,9 @@
-"""The way back from Timeplus: settles each batch the Sender reports on.
+"""The way back from Timeplus: settles each batch the Sender reports on, and hands partitions back.
 
 A delivered batch releases its offsets (after the dead letters of any rows Timeplus
 rejected); a batch that could not be delivered stops the run without releasing them,
-so a restart re-reads its rows.
+so a restart re-reads its rows. When partitions leave this member (revoke, shutdown),
+their rows not sent yet are left to the next owner and their requests in flight awaited.
 """
 
 from __future__ import annotations
@@ -10,8 +11,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from connector.errors import FatalError, RetriableError
+from connector.errors import FatalError
 from connector.intake import Intake
+from connector.offsets import TopicPartition as TP
 from connector.on_error import OnError
 from connector.ports import Metrics, NoMetrics
 from connector.sender import Outcome, Sender
@@ -21,7 +23,7 @@ log = logging.getLogger(__name__)
 
 
 class Settlement:
-    """Asks the Sender for settled outcomes and settles their batches; drains on revoke and shutdown."""
+    """Asks the Sender for settled outcomes and settles their batches; hands partitions back."""
 
     def __init__(
         self,
@@ -51,33 +53,47 @@ class Settlement:
         for outcome in self._sender.settled(timeout):
             self._settle(outcome)
 
-    def drain(self) -> None:
-        """Send every open batch and settle deliveries and dead letters, within drain_timeout_s.
+    def hand_back(self, partitions: list[TP]) -> None:
+        """Let ``partitions`` go: drop their unsent rows, await their requests in flight (drain_timeout_s).
 
-        The caller commits afterwards; what is still undelivered then stays uncommitted.
+        Rows not sent yet are not delivered now: the partitions' next owner reads them again
+        from the offset committed next, so sending them would only delay the handover and,
+        if they landed after it, duplicate them. A request in flight may have stored its
+        rows already, so it is awaited, as are dead letters. The caller commits afterwards;
+        what is still unanswered then stays uncommitted.
         """
-        state, sender, clock = self._state, self._sender, self._clock
-        state.draining = True
-        if state.fatal is None:  # after a fatal answer, sending more would only fail again
-            self._intake.send_all()
+        gone = set(partitions)
+        if not gone:
+            return
+        sender, clock = self._sender, self._clock
+        dropped = self._intake.drop_partitions(gone)
+        for batch in sender.withdraw():
+            rows = batch.drop_partitions(gone)
+            dropped += rows
+            self._stats.rows -= rows
+            if batch.rows:
+                sender.submit(batch)
+            else:
+                self._stats.batches -= 1
+                batch.release()
+        if dropped:
+            log.info("left %d unsent row(s) of %s to their next owner", dropped, _show(partitions))
         deadline = clock() + self._drain_timeout_s
-        while sender.in_flight and clock() < deadline:
+        carrying = [batch for batch in sender.unsettled() if batch.has_rows_of(gone)]
+        unacknowledged = self._on_error.flush(0)
+        while (carrying or unacknowledged) and self._state.fatal is None and clock() < deadline:
             self.collect(timeout=min(0.1, max(0.001, deadline - clock())))
-            self._on_error.poll()
-        unacknowledged = self._on_error.flush(max(0.0, deadline - clock()))
-        if unacknowledged:
-            log.warning("%d dead letter(s) unacknowledged; their offsets stay uncommitted", unacknowledged)
-        if sender.in_flight:
+            carrying = [batch for batch in carrying if sender.is_unsettled(batch)]
+            unacknowledged = self._on_error.flush(0)
+        if (carrying or unacknowledged) and self._state.fatal is None:
             log.warning(
-                "drain timeout (%.0f s): %d batch(es) undelivered; their offsets stay uncommitted",
+                "drain timeout (%.0f s): %d request(s) with rows of %s and %d dead letter(s) unanswered; "
+                "their offsets stay uncommitted (rows Timeplus stores later are sent again by the next owner)",
                 self._drain_timeout_s,
-                sender.in_flight,
+                len(carrying),
+                _show(partitions),
+                unacknowledged,
             )
-            if state.stopping:
-                sender.abandon()
-            # On a revoke they keep retrying: if they land later, the new owner's copy is a duplicate.
-        self.collect()
-        state.draining = False
 
     def _settle(self, outcome: Outcome) -> None:
         batch, error = outcome.batch, outcome.error
@@ -92,9 +108,6 @@ class Settlement:
                 self._on_error.rejected_rows(batch, outcome.rejected, self._stream_mappings[batch.stream])
             else:
                 batch.release()
-        elif self._state.draining and isinstance(error, RetriableError):
-            # Shutdown gave up retrying: not a failure of the process, and not committed.
-            log.debug("%s; left uncommitted for the next run", error)
         elif self._state.fatal is None:
             # Not released: its offsets stay uncommitted, so a restart re-reads the rows.
             log.error("%s; stopping without committing its rows", error)
@@ -103,3 +116,7 @@ class Settlement:
                 if isinstance(error, FatalError)
                 else FatalError(f"batch of {len(batch)} rows not delivered: {error}")
             )
+
+
+def _show(partitions: list[TP]) -> str:
+    return ", ".join(f"{t}[{p}]" for t, p in sorted(partitions)) or "nothing"

@@ -27,18 +27,16 @@ class Stats:
 
 
 class RunState:
-    """Whether the run is stopping or draining, and the failure that stops it."""
+    """Whether the run is stopping, and the failure that stops it."""
 
-    __slots__ = ("draining", "fatal", "stopping")
+    __slots__ = ("fatal", "stopping")
 
     def __init__(self) -> None:
         self.stopping = False
-        #: Flushing for a revoke or shutdown: a delivery that gave up retrying is no failure then.
-        self.draining = False
         self.fatal: ConnectorError | None = None
 
     def stop(self) -> None:
-        """Finish the run: flush, commit, close (safe from a signal handler)."""
+        """Finish the run: await requests in flight, commit, close (safe from a signal handler)."""
         self.stopping = True
 
     def fail(self, error: ConnectorError) -> None:

@@ -96,6 +96,19 @@ FORCED_CONSUMER_PROPS: Final[Mapping[str, str]] = MappingProxyType(
 )
 
 
+#: The consumer group protocols (``kafka.group.protocol``): the classic one, and KIP-848's.
+GROUP_PROTOCOLS: Final = ("classic", "consumer")
+#: Classic-protocol consumer properties that KIP-848's protocol leaves to the broker (librdkafka refuses them).
+CLASSIC_ONLY_CONSUMER_PROPS: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "partition.assignment.strategy": "the broker assigns partitions (its assignor: group.remote.assignor)",
+        "session.timeout.ms": "the broker's group.consumer.session.timeout.ms applies",
+        "heartbeat.interval.ms": "the broker's group.consumer.heartbeat.interval.ms applies",
+        "group.protocol.type": "the consumer protocol has no protocol type",
+    }
+)
+
+
 @dataclass(frozen=True, slots=True)
 class ColumnConfig:
     """One stream column and the recipe for its value."""

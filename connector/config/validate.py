@@ -17,6 +17,8 @@ from connector.config.model import (
     API_VERSIONS,
     AUTH_HEADERS,
     BODY_FORMATS,
+    CLASSIC_ONLY_CONSUMER_PROPS,
+    GROUP_PROTOCOLS,
     MAX_IN_FLIGHT,
     OWNED_CONSUMER_PROPS,
     BatchConfig,
@@ -91,8 +93,20 @@ def _kafka(r: Reader, raw: Any) -> dict[str, str]:
         props[key] = text
     if isinstance(raw, dict) and "bootstrap.servers" not in raw:
         r.fail("kafka.bootstrap.servers", "missing (required)")
+    _group_protocol(r, props)
     props.setdefault("group.id", DEFAULT_GROUP_ID)
     return props
+
+
+def _group_protocol(r: Reader, props: dict[str, str]) -> None:
+    """``group.protocol`` is one librdkafka knows, and KIP-848's comes without the classic-only properties."""
+    protocol = props.get("group.protocol", "classic").lower()
+    if protocol not in GROUP_PROTOCOLS:
+        r.fail("kafka.group.protocol", f"must be one of {', '.join(GROUP_PROTOCOLS)}, got {props['group.protocol']!r}")
+    elif protocol == "consumer":
+        for key, why in CLASSIC_ONLY_CONSUMER_PROPS.items():
+            if key in props:
+                r.fail(join("kafka", key), f"not used with group.protocol: consumer: {why}")
 
 
 def _timeplus(r: Reader, raw: Any) -> TimeplusConfig | None:

@@ -19,7 +19,7 @@ from connector.errors import FatalError
 from connector.kafka_source import KafkaSource
 from connector.offsets import TopicPartition as TP
 from connector.pipeline import build_pipeline
-from connector.ports import PartitionsCallback
+from connector.ports import CommitCallback, PartitionsCallback
 from connector.timeplus import TimeplusClient
 from sandbox.kafka_broker import KafkaBroker
 from sandbox.timeplus_emulator import TimeplusEmulator
@@ -139,8 +139,9 @@ class WiderSource(KafkaSource):
         on_assign: PartitionsCallback,
         on_revoke: PartitionsCallback,
         on_lost: PartitionsCallback,
+        on_commit: CommitCallback | None = None,
     ) -> None:
-        super().subscribe([*topics, self._extra], on_assign, on_revoke, on_lost)
+        super().subscribe([*topics, self._extra], on_assign, on_revoke, on_lost, on_commit)
 
 
 def test_a_message_on_a_topic_no_mapping_reads_is_fatal_and_never_committed(

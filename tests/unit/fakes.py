@@ -15,7 +15,7 @@ import orjson
 from connector.dead_letters import DeadLetter
 from connector.errors import ConnectorError
 from connector.offsets import TopicPartition as TP
-from connector.ports import PartitionsCallback
+from connector.ports import CommitCallback, PartitionsCallback
 from connector.records import MessageLike, Record
 
 
@@ -38,6 +38,11 @@ class FakeSource:
         self.paused: set[TP] = set()
         self.closed = False
         self.callbacks: tuple[PartitionsCallback, PartitionsCallback, PartitionsCallback] | None = None
+        self.on_commit: CommitCallback | None = None
+        #: Asynchronous commits whose answers (offsets accepted, refusal) the next consume serves, as librdkafka's.
+        self.unanswered: list[tuple[dict[TP, int], str | None]] = []
+        #: While set, the broker refuses every commit with this reason (the group is rebalancing).
+        self.refuse_commits: str | None = None
         self.assigned = False
         self.before_consume: Callable[[FakeSource], None] | None = None
         #: Runs inside ``close`` (where librdkafka serves a rebalance still pending).
@@ -50,14 +55,20 @@ class FakeSource:
         on_assign: PartitionsCallback,
         on_revoke: PartitionsCallback,
         on_lost: PartitionsCallback,
+        on_commit: CommitCallback | None = None,
     ) -> None:
         self.callbacks = (on_assign, on_revoke, on_lost)
+        self.on_commit = on_commit
 
     def consume(self, max_messages: int, timeout: float) -> list[MessageLike]:
         assert self.callbacks is not None
         if not self.assigned:
             self.assigned = True
             self.callbacks[0](list(self.assignment))
+        unanswered, self.unanswered = self.unanswered, []
+        for accepted, refused in unanswered:
+            if self.on_commit is not None:
+                self.on_commit(accepted, refused)
         if self.before_consume is not None:
             self.before_consume(self)
         out: list[MessageLike] = []
@@ -71,8 +82,13 @@ class FakeSource:
 
     def commit(self, offsets: Mapping[TP, int], *, asynchronous: bool) -> bool:
         self.commits.append((dict(offsets), asynchronous))
-        self.broker_committed.update(offsets)
-        return True
+        refused = self.refuse_commits
+        if refused is None:
+            self.broker_committed.update(offsets)
+        if asynchronous:
+            self.unanswered.append(({}, refused) if refused is not None else (dict(offsets), None))
+            return True
+        return refused is None
 
     def committed(self, partitions: list[TP], timeout: float = 10.0) -> dict[TP, int]:
         if self.closing:

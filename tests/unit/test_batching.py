@@ -91,8 +91,8 @@ def test_batch_holds_each_segment_until_released() -> None:
     batcher = _batcher()
     for segment in (first, second):
         batcher.note_segment(segment)
-    batcher.polled_rows.append([1, "a"])
-    batcher.polled_messages.append(MSG)
+        batcher.polled_rows.append([1, "a"])
+        batcher.polled_messages.append(MSG)
     batcher.end_poll(0.0, 10)
     first.seal()
     second.seal()
@@ -116,6 +116,66 @@ def test_every_batch_cut_from_a_poll_holds_its_segments() -> None:
     assert tracker.committable() == {}
     second.release()
     assert tracker.committable() == {("t", 0): 1}
+
+
+def test_a_batch_holds_only_the_segments_its_rows_came_from() -> None:
+    # One poll read partition 0 then partition 1; the first batch took only partition 0's rows,
+    # so its delivery alone lets partition 0's offsets be committed.
+    tracker = OffsetTracker()
+    zero, one = tracker.open("t", 0, 0), tracker.open("t", 1, 0)
+    batcher = _batcher(max_rows=3)
+    for segment, rows in ((zero, 3), (one, 2)):
+        batcher.note_segment(segment)
+        for i in range(rows):
+            batcher.polled_rows.append([i, "x"])
+            batcher.polled_messages.append(Record("t", segment.partition, i, b"{}"))
+        segment.last = rows - 1
+    [first] = batcher.end_poll(0.0, 10)
+    zero.seal()
+    one.seal()
+    first.release()
+    assert tracker.committable() == {("t", 0): 3}
+    rest = batcher.take()
+    assert rest is not None
+    rest.release()
+    assert tracker.committable() == {("t", 0): 3, ("t", 1): 2}
+
+
+def test_a_poll_split_over_batches_commits_batch_by_batch() -> None:
+    tracker = OffsetTracker()
+    segment = tracker.open("t", 0, 0)
+    batcher = _batcher(max_rows=2)
+    batcher.note_segment(segment)
+    for i in range(5):
+        batcher.polled_rows.append([i, "x"])
+        batcher.polled_messages.append(Record("t", 0, i, b"{}"))
+    segment.last = 4
+    first, second = batcher.end_poll(0.0, 10)
+    segment.seal()
+    first.release()
+    assert tracker.committable() == {("t", 0): 2}
+    second.release()
+    assert tracker.committable() == {("t", 0): 4}, "offset 4 waits in the open batch"
+
+
+def test_dropping_a_partitions_rows_never_commits_them() -> None:
+    tracker = OffsetTracker()
+    zero, one = tracker.open("t", 0, 0), tracker.open("t", 1, 0)
+    batcher = _batcher()
+    for segment in (zero, one):
+        batcher.note_segment(segment)
+        for i in range(3):
+            batcher.polled_rows.append([i, "x"])
+            batcher.polled_messages.append(Record("t", segment.partition, i, b"{}"))
+        segment.last = 2
+    batcher.end_poll(0.0, 10)
+    zero.seal()
+    one.seal()
+    assert batcher.drop_partitions({("t", 0)}) == 3
+    batch = batcher.take()
+    assert batch is not None and len(batch) == 3
+    batch.release()
+    assert tracker.committable() == {("t", 1): 3}, "partition 0's rows were not sent"
 
 
 def test_discarding_a_poll_keeps_the_open_batch() -> None:

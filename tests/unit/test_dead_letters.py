@@ -158,7 +158,7 @@ def test_a_letter_wait_releases_its_batch_after_the_last_letter() -> None:
     segment.hold()
     segment.seal()
     batch = Batch("orders", ["id"], 0.0)
-    batch.segments.append(segment)
+    batch.segments.append((segment, segment.first))
     wait = LetterWait(batch)
     wait.hold()
     wait.hold()

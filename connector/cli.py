@@ -202,6 +202,7 @@ def _run(config: Config, *, until_caught_up: bool, http: str | None, check: bool
     from connector.kafka_dead_letters import open_dead_letters
     from connector.kafka_source import KafkaSource
     from connector.pipeline import build_pipeline
+    from connector.schema_registry import SchemaRegistryClient
     from connector.sender import RetryPolicy
     from connector.timeplus import TimeplusClient
 
@@ -220,11 +221,13 @@ def _run(config: Config, *, until_caught_up: bool, http: str | None, check: bool
         )
     source = KafkaSource(config.kafka, on_statistics=metrics.kafka_statistics if metrics else None)
     progress = _progress() if until_caught_up else None
+    schemas = SchemaRegistryClient(config.schema_registry) if config.schema_registry else None
     pipeline = build_pipeline(
         config,
         source,
         client,
         dead_letters=dead_letters,
+        schemas=schemas,
         until_caught_up=until_caught_up,
         metrics=metrics,
         progress=progress,
@@ -247,6 +250,8 @@ def _run(config: Config, *, until_caught_up: bool, http: str | None, check: bool
             server.close()
         if progress is not None:
             progress.close()
+        if schemas is not None:
+            schemas.close()
     return EXIT_OK
 
 

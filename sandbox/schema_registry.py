@@ -1,7 +1,8 @@
 """A real Schema Registry for the tests and the demo: Apicurio Registry, Confluent-compatible.
 
 Apicurio Registry 3.0.9 is published on Maven Central as a ready-to-run assembly (a Quarkus
-runner jar and its ``lib/``); it runs on Java 17 with in-memory storage and answers
+runner jar and its ``lib/``); it runs on Java 17 with its embedded H2 database (in a file
+of the work directory, so a restart keeps the schemas, as a real registry's would) and answers
 Confluent's REST API at ``/apis/ccompat/v7``, which is what the connector and
 confluent-kafka's serializers speak. The assembly is fetched once into a cache outside the
 repository (beside the Kafka jars) and runs as a plain ``java`` child process on loopback.
@@ -88,11 +89,11 @@ def fetch() -> Path:
 
 
 class SchemaRegistry:
-    """One Apicurio Registry server (in-memory storage) as a child process; a context manager.
+    """One Apicurio Registry server as a child process; a context manager.
 
-    The port is chosen on the first ``start`` and kept, so ``stop`` then ``start`` brings a
-    registry back at the same address, as an outage would. Storage is in memory: a restarted
-    registry has forgotten its schemas (tests of outages re-register them, with the same ids).
+    The port is chosen on the first ``start`` and kept, and the schemas live in an H2 file in
+    ``workdir``, so ``stop`` then ``start`` brings the same registry back at the same address,
+    as the end of an outage would.
     """
 
     def __init__(self, workdir: Path | None = None, heap: str = "384m", port: int | None = None) -> None:
@@ -120,7 +121,8 @@ class SchemaRegistry:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.port = self.port or _free_ports(1)[0]
         cmd = ["java", *JVM_FLAGS, f"-Xmx{self.heap}", "-Dquarkus.http.host=127.0.0.1",
-               f"-Dquarkus.http.port={self.port}", "-jar", str(home / RUNNER)]  # fmt: skip
+               f"-Dquarkus.http.port={self.port}", f"-Dapicurio.datasource.url=jdbc:h2:file:{self.workdir / 'db'}",
+               "-jar", str(home / RUNNER)]  # fmt: skip
         with self.log_file.open("ab") as log:
             self._proc = subprocess.Popen(
                 cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=self.workdir,

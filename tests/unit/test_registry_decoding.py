@@ -11,6 +11,7 @@ import base64
 import io
 import json
 import logging
+import textwrap
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any
@@ -22,10 +23,14 @@ from google.protobuf import descriptor_pb2, descriptor_pool, message_factory, ti
 from hypothesis import given
 from hypothesis import strategies as st
 
+from connector.config import parse_config
 from connector.errors import DataError, RetriableError
+from connector.pipeline import Tuning, build_pipeline
 from connector.ports import RegisteredSchema
+from connector.records import Record
 from connector.registry_decoding import Backoff, RegistryDecoder
 from connector.types import column_type
+from tests.unit.fakes import FakeSink, FakeSource
 
 ORDER: dict[str, Any] = {
     "type": "record",
@@ -144,6 +149,21 @@ def test_avro_decimals_reach_the_column_without_rounding(amount: Decimal) -> Non
     decode, _ = decoder(Registry({1: AVRO_1}))
     got = decode.decode(avro(1, ORDER, order(amount=amount)), "avro")
     assert Decimal(column_type("decimal(20, 4)").convert(got["amount"])) == amount
+
+
+def test_avro_named_types_of_referenced_schemas_resolve() -> None:
+    money = {"type": "record", "name": "Money", "namespace": "shop", "fields": [{"name": "cents", "type": "long"}]}
+    order_schema = {"type": "record", "name": "Order", "namespace": "shop",
+                    "fields": [{"name": "total", "type": "shop.Money"}]}  # fmt: skip
+    registered = RegisteredSchema(
+        "AVRO", json.dumps(order_schema), (("shop.Money", RegisteredSchema("AVRO", json.dumps(money))),)
+    )
+    decode, _ = decoder(Registry({5: registered}))
+    named: dict[str, Any] = {}
+    fastavro.parse_schema(money, named)
+    out = io.BytesIO()
+    fastavro.schemaless_writer(out, fastavro.parse_schema(order_schema, named), {"total": {"cents": 1999}})
+    assert decode.decode(framed(5, out.getvalue()), "avro") == {"total": {"cents": 1999}}
 
 
 def test_each_schema_id_is_fetched_once() -> None:
@@ -332,3 +352,46 @@ def test_json_schema_values_are_validated() -> None:
         decode.decode(framed(4, b'{"x": 1}'), "json_schema")
     with pytest.raises(DataError, match="value is not valid JSON"):
         decode.decode(framed(4, b'{"id": '), "json_schema")
+
+
+# -- In the pipeline ---------------------------------------------------------------------
+
+
+def test_stopping_during_an_outage_ends_the_run_cleanly_and_commits_only_before_it() -> None:
+    simple = {"type": "record", "name": "S", "fields": [{"name": "id", "type": "long"}]}
+    registry = Registry({1: RegisteredSchema("AVRO", json.dumps(simple))})
+    values = [avro(1 if i < 20 else 2, simple, {"id": i}) for i in range(30)]
+    source = FakeSource({("t", 0): [Record("t", 0, i, v) for i, v in enumerate(values)]})
+    config = parse_config(
+        textwrap.dedent(
+            """
+            kafka: {bootstrap.servers: 'unused:9092'}
+            timeplus: {url: 'http://unused:3218'}
+            schema_registry: {url: 'http://unused:8081', retry_backoff_s: 0.001, retry_backoff_max_s: 0.002}
+            batch: {max_rows: 5, linger_ms: 0}
+            mappings: [{topic: t, stream: s, format: avro, columns: {id: {from: value.id, type: int64}}}]
+            """
+        ),
+        env={},
+    )
+    sink = FakeSink()
+    pipeline = build_pipeline(
+        config, source, sink, schemas=registry, tuning=Tuning(poll_messages=7, poll_timeout_s=0.0)
+    )
+    unreachable = RetriableError("cannot reach the registry")
+
+    def schema(schema_id: int) -> RegisteredSchema:
+        registry.calls.append(schema_id)
+        if schema_id == 2:
+            if registry.calls.count(2) == 5:
+                pipeline.stop()  # SIGTERM in the middle of the outage
+            raise unreachable
+        return registry.schemas[schema_id]
+
+    registry.schema = schema  # type: ignore[method-assign]
+    stats = pipeline.run()  # no exception: a stop during an outage is a clean stop
+    delivered = sorted(row[0] for row in sink.rows["s"])
+    # Polls of 7: offsets 0-13 are mapped; the poll 14-20 holds the first message of schema 2.
+    assert delivered == list(range(14))
+    assert source.broker_committed == {("t", 0): 14}
+    assert stats.messages == 14

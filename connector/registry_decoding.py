@@ -89,7 +89,8 @@ class RegistryDecoder:
         schema_id = int.from_bytes(value[1:5], "big")
         schema = self._readers.get(schema_id) or self._load(schema_id)
         if type(schema) is DataError:
-            raise schema
+            # A new error each time: raising the cached one again would grow its traceback.
+            raise DataError(schema.reason)
         assert isinstance(schema, _Schema)
         if schema.schema_type != SCHEMA_TYPES[fmt]:
             raise DataError(f"schema {schema_id} is {schema.schema_type}, but the mapping's format is {fmt}")

@@ -395,3 +395,14 @@ def test_stopping_during_an_outage_ends_the_run_cleanly_and_commits_only_before_
     assert delivered == list(range(14))
     assert source.broker_committed == {("t", 0): 14}
     assert stats.messages == 14
+
+
+def test_the_cached_error_of_an_unknown_id_does_not_grow() -> None:
+    decode, _ = decoder(Registry({}))
+    errors = []
+    for _ in range(3):
+        with pytest.raises(DataError) as caught:
+            decode.decode(framed(9, b"\x02"), "avro")
+        errors.append(caught.value)
+    assert errors[0] is not errors[2]
+    assert errors[0].reason == errors[2].reason

@@ -8,10 +8,11 @@ import logging
 import signal
 import sys
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from connector import __version__, preflight
-from connector.config import Config, load_config, parse_listen
+from connector.config import REGISTRY_FORMATS, Config, load_config, parse_listen
+from connector.decoding import decode_value
 from connector.errors import ConfigError, ConnectorError, FatalError
 from connector.findings import Finding, Level, findings_table, problems
 from connector.logs import FORMATS, setup_logging
@@ -164,10 +165,24 @@ def _preview(config: Config, per_partition: int) -> int:
     from connector.kafka_admin import KafkaInspector
 
     kafka = KafkaInspector(config.kafka)
+    schemas = None
+    decode = decode_value
+    if config.schema_registry is not None:
+        from connector.registry_decoding import Backoff, RegistryDecoder
+        from connector.schema_registry import SchemaRegistryClient
+
+        schemas = SchemaRegistryClient(config.schema_registry)
+        registry = RegistryDecoder(schemas, Backoff(0.1, 1.0), stopping=lambda: True)  # preview does not wait
+
+        def decode(value: bytes | None, fmt: str) -> Any:
+            return registry.decode(value, fmt) if fmt in REGISTRY_FORMATS else decode_value(value, fmt)
+
     try:
-        result = preview(config, kafka, per_partition)
+        result = preview(config, kafka, per_partition, decode)
     finally:
         kafka.close()
+        if schemas is not None:
+            schemas.close()
     print(f"{result.messages} message(s) read, the newest {per_partition} of each partition; nothing sent or committed")
     print(preview_tables(result))
     if result.missing_topics:

@@ -7,6 +7,8 @@ Timeplus emulator. Nothing about Kafka or the registry is mocked.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
@@ -395,3 +397,45 @@ def test_registry_outage_commits_nothing_while_down_and_loses_nothing(
     log = connector.log()
     assert log.count("schema registry: cannot reach") == 1, "one warning per outage"
     assert log.count("schema registry answers again") == 1
+
+
+def test_preview_decodes_avro_through_the_registry(
+    kafka: KafkaBroker,
+    emulator: TimeplusEmulator,
+    schema_registry: SchemaRegistry,
+    registry_client: SchemaRegistryClient,
+    unique: str,
+    tmp_path: Path,
+) -> None:
+    topic = f"preview-{unique}"
+    kafka.create_topic(topic, 1)
+    values = Serialized(kafka, topic, AvroSerializer(registry_client, simple_schema(1))).values(
+        [{"id": i, "name": f"n{i}"} for i in range(3)]
+    )
+    produce(kafka.bootstrap, topic, [(0, None, v) for v in values] + [(0, None, b'{"id": 9}')])
+    config = write_config(
+        tmp_path / "c.yaml",
+        bootstrap=kafka.bootstrap,
+        group=f"g-{unique}",
+        url=emulator.url,
+        mappings=f"""
+        - topic: {topic}
+          stream: s_{unique}
+          format: avro
+          on_error: skip
+          columns:
+            id: {{from: value.id, type: int64}}
+            name: value.name
+        """,
+        extra=registry_extra(schema_registry.url),
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "connector.cli", "preview", "--messages", "4", "-c", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    assert "stream s_" in done.stdout and "3 row(s)" in done.stdout, done.stdout
+    assert "n2" in done.stdout
+    assert "no Schema Registry framing: the value starts with byte 0x7b" in done.stdout, done.stdout

@@ -136,8 +136,8 @@ def test_avro_logical_types_decode_exactly() -> None:
         "note": None,
     }
     # ... and the column types turn them into exactly what Timeplus reads.
-    assert column_type("datetime64(3)").convert(got["ts"]) == "2024-05-06 07:08:09.123"
-    assert column_type("datetime64(6)").convert(got["tsu"]) == "2024-05-06 07:08:09.123456"
+    assert column_type("datetime64(3)").convert(got["ts"]) == "2024-05-06 07:08:09.123Z"
+    assert column_type("datetime64(6)").convert(got["tsu"]) == "2024-05-06 07:08:09.123456Z"
     assert column_type("date").convert(got["day"]) == "2024-02-29"
     assert column_type("decimal(20, 4)").convert(got["amount"]) == "1234567890123456.0001"
     assert column_type("uuid").convert(got["uid"]) == "00000000-0000-0000-0000-000000000007"
@@ -307,7 +307,7 @@ def test_protobuf_messages_decode_with_their_index_and_well_known_types() -> Non
     # index [1] (the second message of the file): count 1, then 1, zigzag-encoded.
     got = decode.decode(framed(2, b"\x02\x02" + msg.SerializeToString()), "protobuf")
     assert got == {"id": str(2**62), "created": "2024-01-02T03:04:05.678901Z", "note": "hi", "qty": 0}
-    assert column_type("datetime64(6)").convert(got["created"]) == "2024-01-02 03:04:05.678901"
+    assert column_type("datetime64(6)").convert(got["created"]) == "2024-01-02 03:04:05.678901Z"
     assert column_type("int64").convert(got["id"]) == 2**62
     # A message without its wrapper field: absent, so the column's default/null rules apply.
     sparse = decode.decode(framed(2, b"\x02\x02" + classes["shop.test.Order"](id=1).SerializeToString()), "protobuf")

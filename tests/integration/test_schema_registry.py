@@ -135,7 +135,9 @@ def avro_mapping(topic: str, stream: str, dlq: str) -> str:
 
 
 def registry_extra(url: str) -> str:
-    return f"schema_registry: {{url: '{url}', retry_backoff_s: 0.05, retry_backoff_max_s: 0.5}}\n"
+    # max_message_bytes: dead letters must fit the test DLQ topics' default max.message.bytes (1 MiB).
+    registry = f"schema_registry: {{url: '{url}', retry_backoff_s: 0.05, retry_backoff_max_s: 0.5}}\n"
+    return registry + "max_message_bytes: 512KiB\n"
 
 
 def test_avro_lands_exactly_across_schema_versions_and_bad_messages_are_dead_lettered(

@@ -19,6 +19,8 @@ RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin conn
 WORKDIR /app
 
 FROM runtime AS demo
+# The Avro producer writes through confluent-kafka's own serializers and registry client.
+RUN pip install --no-cache-dir 'confluent-kafka[avro,schemaregistry]'
 COPY sandbox/__init__.py ./sandbox/
 COPY sandbox/demo ./sandbox/demo
 USER 10001:10001

@@ -17,9 +17,10 @@ $(STAMP): pyproject.toml sandbox/kafka_pom.xml
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
 	$(BIN)/python -m sandbox.kafka_broker fetch
+	$(BIN)/python -m sandbox.schema_registry fetch
 	@touch $@
 
-install: $(STAMP) ## Create .venv, install the connector and dev tools, fetch the Kafka broker jars
+install: $(STAMP) ## Create .venv, install the connector and dev tools, fetch the Kafka broker and Schema Registry
 
 test: install ## Install everything and run the whole test suite (real Kafka broker + Timeplus emulator)
 	$(BIN)/pytest -q

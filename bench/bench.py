@@ -12,7 +12,10 @@ then drains that same topic several times, each time with a fresh consumer group
 
 plus the variants asked for (``--workers``, ``--gzip``, ``--metrics``, ``--ndjson``,
 ``--rows-per-request``, ``--in-flight``) and a latency run: messages produced at a fixed
-rate below capacity while the connector runs.
+rate below capacity while the connector runs. With ``--format avro`` the current workload's
+events are written by confluent-kafka's AvroSerializer against a real Schema Registry
+(Apicurio, started by the benchmark) and stages b and c read them with ``format: avro``
+(stage d and the latency run are JSON only).
 The connector reports its own consume-to-ack percentiles when it stops (from the poll
 that read a message to the answer for its row); each message also carries its produce
 time, so the sink measures produce-to-ack as well.
@@ -23,6 +26,7 @@ time: it measures and reports.
 
     .venv/bin/python -m bench.bench [--messages N] [--repeats R] [--stages a,b,c,d] [--workers W] [--gzip] [--ndjson]
         [--rows-per-request 1000,5000] [--in-flight 2,8] [--bootstrap HOST:PORT] [--json-out FILE] [--md-out FILE]
+        [--format avro]
 """
 
 from __future__ import annotations
@@ -44,7 +48,7 @@ import textwrap
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
@@ -60,11 +64,14 @@ import connector
 from bench.plot import draw
 from bench.workloads import REALISTIC_MAPPING, RealisticEvents
 from connector.cli import tune_gc
-from connector.config import BatchConfig, load_config
+from connector.config import BatchConfig, SchemaRegistryConfig, load_config
 from connector.kafka_source import DEFAULTS as CONSUMER_DEFAULTS
 from connector.mapping import Mapper, decode_value
 from connector.pipeline import Tuning
+from connector.registry_decoding import Backoff, RegistryDecoder
+from connector.schema_registry import SchemaRegistryClient
 from sandbox.kafka_broker import KafkaBroker, kafka_version
+from sandbox.schema_registry import SchemaRegistry
 
 HERE = Path(__file__).resolve().parent
 PARTITIONS = 4
@@ -80,6 +87,35 @@ columns:
   qty:      {from: value.qty, type: int32}
 """
 BASE_TS_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
+#: The same events as Avro (``--format avro``): what a producer using Confluent's serializers writes.
+AVRO_SCHEMA = orjson.dumps(
+    {
+        "type": "record",
+        "name": "Order",
+        "namespace": "bench",
+        "fields": [
+            {"name": "id", "type": "long"},
+            {"name": "ts", "type": {"type": "long", "logicalType": "timestamp-millis"}},
+            {
+                "name": "user",
+                "type": {
+                    "type": "record",
+                    "name": "User",
+                    "fields": [
+                        {"name": "name", "type": "string"},
+                        {"name": "country", "type": "string"},
+                        {"name": "tier", "type": "string"},
+                    ],
+                },
+            },
+            {"name": "amount", "type": "double"},
+            {"name": "qty", "type": "int"},
+            {"name": "sku", "type": "string"},
+            {"name": "tags", "type": {"type": "array", "items": "string"}},
+            {"name": "comment", "type": "string"},
+        ],
+    }
+).decode()
 
 
 # ---------------------------------------------------------------------------
@@ -99,23 +135,25 @@ class Messages:
         self.comments = [" ".join(self.rng.sample(words, 4)) for _ in range(64)]
 
     def value(self, i: int, ts_ms: int) -> bytes:
+        return orjson.dumps(self.record(i, ts_ms))
+
+    def record(self, i: int, ts_ms: int) -> dict[str, Any]:
+        """The event as an object (the Avro workload writes ``ts`` as a timestamp-millis)."""
         r = self.rng.random
-        return orjson.dumps(
-            {
-                "id": i,
-                "ts": ts_ms,
-                "user": {
-                    "name": self.names[int(r() * 5000)],
-                    "country": self.countries[int(r() * 10)],
-                    "tier": self.tiers[int(r() * 4)],
-                },
-                "amount": round(r() * 2000, 2),
-                "qty": int(r() * 20) + 1,
-                "sku": f"SKU-{int(r() * 1_000_000):06d}",
-                "tags": [self.tags[int(r() * 6)], self.tags[int(r() * 6)]],
-                "comment": self.comments[int(r() * 64)],
-            }
-        )
+        return {
+            "id": i,
+            "ts": ts_ms,
+            "user": {
+                "name": self.names[int(r() * 5000)],
+                "country": self.countries[int(r() * 10)],
+                "tier": self.tiers[int(r() * 4)],
+            },
+            "amount": round(r() * 2000, 2),
+            "qty": int(r() * 20) + 1,
+            "sku": f"SKU-{int(r() * 1_000_000):06d}",
+            "tags": [self.tags[int(r() * 6)], self.tags[int(r() * 6)]],
+            "comment": self.comments[int(r() * 64)],
+        }
 
 
 def new_producer(bootstrap: str) -> Producer:
@@ -147,9 +185,28 @@ def values_of(workload: str) -> Callable[[int], bytes]:
     return lambda i: messages.value(i, BASE_TS_MS + i)
 
 
-def produce_backlog(bootstrap: str, topic: str, n: int, workload: str = "current") -> int:
-    """Produce messages 0..n-1 round-robin over the partitions; return the value bytes."""
+def avro_serializer(registry_url: str, topic: str) -> Callable[[dict[str, Any]], bytes]:
+    """Confluent's own AvroSerializer for the workload's schema, as an Avro producer would use it."""
+    from confluent_kafka.schema_registry import SchemaRegistryClient as ConfluentClient
+    from confluent_kafka.schema_registry.avro import AvroSerializer
+    from confluent_kafka.serialization import MessageField, SerializationContext
+
+    serializer = AvroSerializer(ConfluentClient({"url": registry_url}), AVRO_SCHEMA)
+    ctx = SerializationContext(topic, MessageField.VALUE)
+    return lambda record: bytes(serializer(record, ctx))
+
+
+def produce_backlog(
+    bootstrap: str, topic: str, n: int, workload: str = "current", registry_url: str | None = None
+) -> int:
+    """Produce messages 0..n-1 round-robin over the partitions (as Avro with a registry); return the value bytes."""
     producer, value_of, total = new_producer(bootstrap), values_of(workload), 0
+    if registry_url:
+        serialize, messages = avro_serializer(registry_url, topic), Messages()
+
+        def value_of(i: int) -> bytes:
+            return serialize(messages.record(i, BASE_TS_MS + i))
+
     for i in range(n):
         value = value_of(i)
         total += len(value)
@@ -264,8 +321,12 @@ def touch_values(batch: list[Any]) -> int:
     return total
 
 
-def build_rows(mapper: Mapper) -> Callable[[list[Any]], int]:
+def build_rows(mapper: Mapper, registry_url: str | None = None) -> Callable[[list[Any]], int]:
     """Stage b: decode and map each message as the pipeline does, keeping the rows of one batch."""
+    decode = decode_value
+    if registry_url:
+        schemas = SchemaRegistryClient(SchemaRegistryConfig(url=registry_url))
+        decode = RegistryDecoder(schemas, Backoff(0.1, 1.0), stopping=lambda: False).decode
 
     def work(batch: list[Any]) -> int:
         rows, total, fmt, build = [], 0, mapper.format, mapper.build
@@ -273,7 +334,7 @@ def build_rows(mapper: Mapper) -> Callable[[list[Any]], int]:
             if message.error() is None:
                 value = message.value()
                 total += len(value)
-                rows.append(build(message, decode_value(value, fmt)))
+                rows.append(build(message, decode(value, fmt)))
         return total
 
     return work
@@ -367,17 +428,20 @@ def connector_config(
     metrics: bool = False,
     ndjson: bool = False,
     mapping: str = MAPPING,
+    registry_url: str | None = None,
 ) -> Path:
     batch = f"batch: {{max_rows: {max_rows}}}\n" if max_rows else ""
     batch += "http: {listen: '127.0.0.1:0'}\n" if metrics else ""
     requests = f"  max_in_flight: {in_flight}\n" if in_flight else ""
     # NDJSON goes to the app server's route (Proton's takes compact only); the sink serves both.
     requests += "  workspace: default\n  body_format: ndjson\n" if ndjson else ""
+    registry = f"schema_registry: {{url: '{registry_url}'}}\n" if registry_url else ""
+    fmt = "    format: avro\n" if registry_url else ""
     path.write_text(
         f"kafka:\n  bootstrap.servers: '{bootstrap}'\n  group.id: '{group}'\n"
         f"timeplus:\n  url: '{url}'\n  gzip: {'true' if gzip else 'false'}\n{requests}"
-        f"{batch}"
-        f"mappings:\n  - topic: '{topic}'\n    stream: {STREAM}\n" + textwrap.indent(mapping, "    ")
+        f"{batch}{registry}"
+        f"mappings:\n  - topic: '{topic}'\n    stream: {STREAM}\n{fmt}" + textwrap.indent(mapping, "    ")
     )
     return path
 
@@ -473,6 +537,7 @@ def connector_stage(stage: str, args: argparse.Namespace, topic: str, sink: Sink
         metrics=variant.get("metrics", False),
         ndjson=variant.get("ndjson", False),
         mapping=mapping_of(args.workload),
+        registry_url=args.registry_url,
     )
     run = ConnectorRun(config, workdir, workers=variant.get("workers", 1), until_caught_up=True)
     ended = run.wait(timeout=max(300.0, args.messages / 10_000))
@@ -634,8 +699,8 @@ def markdown(report: dict[str, Any]) -> str:
         f"Machine: {m['cpu_count']} cores ({m['cpu_model']}), {m['memory_gb']} GB, {m['platform']}; "
         f"load average at start {', '.join(f'{x:.2f}' for x in m['load_average_at_start'])}.",
         "Versions: " + ", ".join(f"{k} {v}" for k, v in report["versions"].items()) + ".",
-        f"Workload {p['workload']}: ~{p['avg_value_bytes']:.0f}-byte JSON values, {PARTITIONS} partitions, "
-        f"{p['mapping'].count('from:')} typed columns"
+        f"Workload {p['workload']}: ~{p['avg_value_bytes']:.0f}-byte {p.get('format', 'json').upper()} values, "
+        f"{PARTITIONS} partitions, {p['mapping'].count('from:')} typed columns"
         + (f"; naive loop on {p['naive_messages']:,} messages." if "d" in report["stages"] else "."),
         "",
         "| stage | msgs/s (median) | min - max | MB/s | start-up s | wall msgs/s | CPU s / M msgs | peak RSS MB "
@@ -756,6 +821,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--latency-rate", type=float, default=20_000, help="msg/s of the latency run")
     parser.add_argument("--latency-seconds", type=float, default=10, help="length of the latency run (0: skip)")
     parser.add_argument("--bootstrap", help="use this broker instead of starting one")
+    parser.add_argument(
+        "--format",
+        choices=["json", "avro"],
+        default="json",
+        help="avro: the same events through a Schema Registry (stages a, b, c; no latency run)",
+    )
     parser.add_argument("--json-out", type=Path, default=HERE / "results" / "latest.json.tmp")
     parser.add_argument("--md-out", type=Path, help="also write the Markdown report here")
     parser.add_argument(
@@ -767,6 +838,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.stages = [x.strip() for x in args.stages.split(",") if x.strip()]
     if not set(args.stages) <= set(LABELS):
         parser.error(f"--stages: choose from {','.join(LABELS)}")
+    if args.format == "avro":
+        args.stages = [x for x in args.stages if x != "d"]  # the naive loop reads JSON
+        args.latency_seconds = 0
     return args
 
 
@@ -781,7 +855,7 @@ def stage_table(
 
     every: dict[str, Callable[[Sink], Run]] = {
         "a": lambda _sink: drain_in_process("a", bootstrap, topic, n, touch_values),
-        "b": lambda _sink: drain_in_process("b", bootstrap, topic, n, build_rows(mapper)),
+        "b": lambda _sink: drain_in_process("b", bootstrap, topic, n, build_rows(mapper, args.registry_url)),
         "c": connector_variant("c"),
         "d": lambda sink: naive_loop(bootstrap, topic, min(n, args.naive_messages), sink, mapper),
     }
@@ -807,13 +881,16 @@ def main(argv: list[str] | None = None) -> int:
     tune_gc()  # stages a, b and d run in this process: with the connector's collector settings, as c does
     report: dict[str, Any] = {"machine": machine(), "versions": versions()}
     given_broker = args.bootstrap is not None
-    with services(args.bootstrap, args.messages) as (bootstrap, broker_pid, sink, workdir):
+    with services(args.bootstrap, args.messages) as (bootstrap, broker_pid, sink, workdir), ExitStack() as stack:
         args.bootstrap = bootstrap
+        args.registry_url = None
+        if args.format == "avro":
+            args.registry_url = stack.enter_context(SchemaRegistry(workdir / "registry")).url
         topic = f"bench-{uuid.uuid4().hex[:8]}"
         create_topic(bootstrap, topic)
-        print(f"producing {args.messages:,} messages into {topic} on {bootstrap} …", file=sys.stderr)
+        print(f"producing {args.messages:,} {args.format} messages into {topic} on {bootstrap} …", file=sys.stderr)
         t0 = time.perf_counter()
-        args.value_bytes = produce_backlog(bootstrap, topic, args.messages, args.workload)
+        args.value_bytes = produce_backlog(bootstrap, topic, args.messages, args.workload, args.registry_url)
         print(f"produced in {time.perf_counter() - t0:.1f} s (not counted)", file=sys.stderr)
         config = connector_config(
             workdir / "mapping.yaml",
@@ -824,6 +901,7 @@ def main(argv: list[str] | None = None) -> int:
             gzip=False,
             max_rows=None,
             mapping=mapping_of(args.workload),
+            registry_url=args.registry_url,
         )
         mapper = Mapper(load_config(config).mappings[0])
         stages = stage_table(args, topic, mapper, workdir)
@@ -853,6 +931,7 @@ def main(argv: list[str] | None = None) -> int:
         "poll_messages": Tuning().poll_messages,
         "workload": args.workload,
         "mapping": mapping_of(args.workload),
+        "format": args.format,
         "broker": "given with --bootstrap" if given_broker else "started by the benchmark",
     }
     report["stages"] = {name: summarise(r) for name, r in runs.items()}

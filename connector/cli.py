@@ -8,10 +8,11 @@ import logging
 import signal
 import sys
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from connector import __version__, preflight
-from connector.config import Config, load_config, parse_listen
+from connector.config import REGISTRY_FORMATS, Config, load_config, parse_listen
+from connector.decoding import decode_value
 from connector.errors import ConfigError, ConnectorError, FatalError
 from connector.findings import Finding, Level, findings_table, problems
 from connector.logs import FORMATS, setup_logging
@@ -164,10 +165,24 @@ def _preview(config: Config, per_partition: int) -> int:
     from connector.kafka_admin import KafkaInspector
 
     kafka = KafkaInspector(config.kafka)
+    schemas = None
+    decode = decode_value
+    if config.schema_registry is not None:
+        from connector.registry_decoding import Backoff, RegistryDecoder
+        from connector.schema_registry import SchemaRegistryClient
+
+        schemas = SchemaRegistryClient(config.schema_registry)
+        registry = RegistryDecoder(schemas, Backoff(0.1, 1.0), stopping=lambda: True)  # preview does not wait
+
+        def decode(value: bytes | None, fmt: str) -> Any:
+            return registry.decode(value, fmt) if fmt in REGISTRY_FORMATS else decode_value(value, fmt)
+
     try:
-        result = preview(config, kafka, per_partition)
+        result = preview(config, kafka, per_partition, decode)
     finally:
         kafka.close()
+        if schemas is not None:
+            schemas.close()
     print(f"{result.messages} message(s) read, the newest {per_partition} of each partition; nothing sent or committed")
     print(preview_tables(result))
     if result.missing_topics:
@@ -202,6 +217,7 @@ def _run(config: Config, *, until_caught_up: bool, http: str | None, check: bool
     from connector.kafka_dead_letters import open_dead_letters
     from connector.kafka_source import KafkaSource
     from connector.pipeline import build_pipeline
+    from connector.schema_registry import SchemaRegistryClient
     from connector.sender import RetryPolicy
     from connector.timeplus import TimeplusClient
 
@@ -220,11 +236,13 @@ def _run(config: Config, *, until_caught_up: bool, http: str | None, check: bool
         )
     source = KafkaSource(config.kafka, on_statistics=metrics.kafka_statistics if metrics else None)
     progress = _progress() if until_caught_up else None
+    schemas = SchemaRegistryClient(config.schema_registry) if config.schema_registry else None
     pipeline = build_pipeline(
         config,
         source,
         client,
         dead_letters=dead_letters,
+        schemas=schemas,
         until_caught_up=until_caught_up,
         metrics=metrics,
         progress=progress,
@@ -247,6 +265,8 @@ def _run(config: Config, *, until_caught_up: bool, http: str | None, check: bool
             server.close()
         if progress is not None:
             progress.close()
+        if schemas is not None:
+            schemas.close()
     return EXIT_OK
 
 

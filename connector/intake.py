@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from typing import Any, NamedTuple
 
@@ -27,6 +27,9 @@ from connector.state import Stats
 
 log = logging.getLogger(__name__)
 
+#: Decodes a message value in a format: ``decode_value``, or a registry format's decoder.
+Decode = Callable[[bytes | None, str], Any]
+
 
 class Target(NamedTuple):
     """One mapping of a topic, with what the hot loop calls for each of its rows."""
@@ -42,19 +45,19 @@ class Route(NamedTuple):
     """Where a topic's messages go."""
 
     #: The topic's targets grouped by how the value is decoded, so it is decoded once.
-    groups: tuple[tuple[str, tuple[Target, ...]], ...]
+    groups: tuple[tuple[str, Decode, tuple[Target, ...]], ...]
     #: The target, when exactly one mapping reads the topic (the hot loop has a fast path for it).
     only: Target | None
 
 
-def _route(targets: list[tuple[Mapper, StreamBatcher]]) -> Route:
+def _route(targets: list[tuple[Mapper, StreamBatcher]], decoders: Mapping[str, Decode]) -> Route:
     by_format: dict[str, list[Target]] = {}
     for mapper, batcher in targets:
         add_row, add_message = batcher.polled_rows.append, batcher.polled_messages.append
         target = Target(mapper.build, add_row, add_message, mapper, batcher)
         by_format.setdefault(mapper.format, []).append(target)
-    groups = tuple((fmt, tuple(group)) for fmt, group in by_format.items())
-    return Route(groups, groups[0][1][0] if len(targets) == 1 else None)
+    groups = tuple((fmt, decoders.get(fmt, decode_value), tuple(group)) for fmt, group in by_format.items())
+    return Route(groups, groups[0][2][0] if len(targets) == 1 else None)
 
 
 class Intake:
@@ -71,8 +74,11 @@ class Intake:
         on_error: OnError,
         stats: Stats,
         metrics: Metrics | None = None,
+        decoders: Mapping[str, Decode] | None = None,
     ) -> None:
         self._metrics = metrics or NoMetrics()
+        #: Decoders of formats that ``decode_value`` does not know (avro, protobuf, json_schema).
+        self._decoders = dict(decoders or {})
         self._max_message_bytes = max_message_bytes
         self._tracker = tracker
         self._sender = sender
@@ -108,6 +114,7 @@ class Intake:
         previous: MessageLike | None = None
         route = Route((), None)
         only: Target | None = None
+        decode: Decode = decode_value
         value_bytes = 0
         topics: set[str | None] = set()
         try:
@@ -122,8 +129,8 @@ class Intake:
                     segment, route = self._enter((topic or "", partition or 0), message, segments)
                     only = route.only
                     if only is not None:
-                        fmt, build, add_row, add_message = (
-                            only.mapper.format,
+                        (fmt, decode, _), build, add_row, add_message = (
+                            route.groups[0],
                             only.build,
                             only.add_row,
                             only.add_message,
@@ -134,23 +141,23 @@ class Intake:
                 value_bytes += size
                 if size > max_bytes:
                     too_large = DataError(f"value of {size} bytes is over max_message_bytes ({max_bytes})")
-                    for _, targets in route.groups:
+                    for _, _, targets in route.groups:
                         for target in targets:
                             bad_message(too_large, target.mapper.mapping, message, segment)
                     continue
                 if only is not None:
                     # One mapping reads this topic (the common case): no loops over formats and targets.
                     try:
-                        row = build(message, decode_value(value, fmt))
+                        row = build(message, decode(value, fmt))
                     except DataError as exc:
                         bad_message(exc, only.mapper.mapping, message, segment)
                         continue
                     add_row(row)
                     add_message(message)
                     continue
-                for group_format, targets in route.groups:
+                for group_format, group_decode, targets in route.groups:
                     try:
-                        decoded = decode_value(value, group_format)
+                        decoded = group_decode(value, group_format)
                     except DataError as exc:
                         for target in targets:
                             bad_message(exc, target.mapper.mapping, message, segment)
@@ -213,13 +220,14 @@ class Intake:
         if segment is None:
             segment = segments[tp] = self._tracker.open(tp[0], tp[1], message.offset() or 0)
         route = self._routes.get(tp[0]) or self._route_for(tp[0])
-        for _, targets in route.groups:
+        for _, _, targets in route.groups:
             for target in targets:
                 target.batcher.note_segment(segment)
         return segment, route
 
     def _route_for(self, topic: str) -> Route:
-        route = self._routes[topic] = _route([(m, b) for m, b in self._targets if m.mapping.matches(topic)])
+        targets = [(m, b) for m, b in self._targets if m.mapping.matches(topic)]
+        route = self._routes[topic] = _route(targets, self._decoders)
         if not route.groups:
             # Passing its messages over would commit their offsets undelivered: stop first.
             raise FatalError(

@@ -26,14 +26,15 @@ from connector.assignment import Assignment
 from connector.backpressure import Backpressure
 from connector.batching import BatchLimits
 from connector.catch_up import CatchUp
-from connector.config import Config
-from connector.errors import RetriableError
-from connector.intake import Intake
+from connector.config import REGISTRY_FORMATS, Config
+from connector.errors import FatalError, RetriableError
+from connector.intake import Decode, Intake
 from connector.mapping import compile_mappers
 from connector.offsets import OffsetTracker
 from connector.on_error import OnError
 from connector.outage import Outage
-from connector.ports import DeadLetterSink, IngestSink, Metrics, NoMetrics, Progress, RecordSource
+from connector.ports import DeadLetterSink, IngestSink, Metrics, NoMetrics, Progress, RecordSource, SchemaSource
+from connector.registry_decoding import Backoff, RegistryDecoder
 from connector.sender import RetryPolicy, Sender
 from connector.settlement import Settlement
 from connector.state import RunState, Stats
@@ -64,6 +65,7 @@ def build_pipeline(
     sink: IngestSink,
     *,
     dead_letters: DeadLetterSink | None = None,
+    schemas: SchemaSource | None = None,
     until_caught_up: bool = False,
     tuning: Tuning | None = None,
     clock: Callable[[], float] = time.monotonic,
@@ -74,10 +76,19 @@ def build_pipeline(
 
     ``metrics`` records what the run does (``connector.metrics`` serves it to Prometheus);
     by default nothing is recorded. ``progress`` shows the backlog of ``until_caught_up`` shrinking.
+    ``schemas`` (the Schema Registry) is needed when a mapping reads avro, protobuf or json_schema.
     """
     tuning = tuning or Tuning()
     metrics = metrics or NoMetrics()
     stats, state = Stats(), RunState()
+    decoders: dict[str, Decode] = {}
+    registry_formats = {m.format for m in config.mappings if m.format in REGISTRY_FORMATS}
+    if registry_formats:
+        if schemas is None or config.schema_registry is None:
+            raise FatalError(f"format {', '.join(sorted(registry_formats))} needs a schema registry")
+        backoff = Backoff(config.schema_registry.retry_backoff_s, config.schema_registry.retry_backoff_max_s)
+        registry = RegistryDecoder(schemas, backoff, stopping=lambda: state.stopping)
+        decoders = dict.fromkeys(registry_formats, registry.decode)
     on_error = OnError(config.mappings, dead_letters, stats, state, metrics)
     mappers = compile_mappers(config.mappings)
     tracker = OffsetTracker()
@@ -101,6 +112,7 @@ def build_pipeline(
         on_error=on_error,
         stats=stats,
         metrics=metrics,
+        decoders=decoders,
     )
     settlement = Settlement(
         sender,
@@ -251,7 +263,14 @@ class Pipeline:
         messages = self._source.consume(self.tuning.poll_messages, timeout)
         now = self._clock()
         if messages:
-            self._intake.process(messages, now)
+            try:
+                self._intake.process(messages, now)
+            except RetriableError:
+                # Asked to stop while the schema registry was down: the poll was not mapped,
+                # so none of it is committed; the loop ends and the run drains what it has.
+                if not self._state.stopping:
+                    raise
+                return
         self._intake.send_due(now)
         self._assignment.tick(now)
         self._beat(now)

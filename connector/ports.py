@@ -1,4 +1,4 @@
-"""The interfaces the pipeline talks to: a record source, an ingest sink, a dead-letter sink.
+"""The interfaces the pipeline talks to: a record source, an ingest sink, a dead-letter sink, a schema source.
 
 The pipeline imports neither adapter: ``KafkaSource``, ``TimeplusClient`` and
 ``KafkaDeadLetters`` satisfy these protocols in production, the fakes in
@@ -8,6 +8,7 @@ The pipeline imports neither adapter: ``KafkaSource``, ``TimeplusClient`` and
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Protocol
 
 from connector.dead_letters import DeadLetter
@@ -182,4 +183,27 @@ class Progress(Protocol):
 
     def close(self) -> None:
         """The run is over."""
+
+
+@dataclass(frozen=True, slots=True)
+class RegisteredSchema:
+    """A schema as a Schema Registry holds it under one id, with the schemas it references."""
+
+    #: ``AVRO``, ``PROTOBUF`` or ``JSON`` (the registry's ``schemaType``; absent means AVRO).
+    schema_type: str
+    #: The schema: Avro or JSON Schema JSON text, or a base64 serialized FileDescriptorProto.
+    text: str
+    #: (the name the schema imports it by, the referenced schema), in the registry's order.
+    references: tuple[tuple[str, RegisteredSchema], ...] = ()
+
+
+class SchemaSource(Protocol):
+    """A Schema Registry: the writer's schema of each schema id found in a message."""
+
+    def schema(self, schema_id: int) -> RegisteredSchema:
+        """The schema registered under ``schema_id``, with its references resolved.
+
+        Raises RetriableError when the registry is unreachable or answers 429/5xx,
+        DataError when no schema has that id, FatalError when it refuses the credentials.
+        """
         ...

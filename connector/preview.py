@@ -6,6 +6,7 @@ Timeplus and nothing is committed (the reader never joins the group).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -65,8 +66,16 @@ class Preview:
     messages: int
 
 
-def preview(config: Config, reader: LatestReader, per_partition: int) -> Preview:
-    """Read the newest ``per_partition`` messages of every mapped partition and map them."""
+def preview(
+    config: Config,
+    reader: LatestReader,
+    per_partition: int,
+    decode: Callable[[bytes | None, str], Any] = decode_value,
+) -> Preview:
+    """Read the newest ``per_partition`` messages of every mapped partition and map them.
+
+    ``decode`` decodes a value in a mapping's format (a registry decoder for avro, protobuf and json_schema).
+    """
     topics = reader.topics()
     mappers = compile_mappers(config.mappings)
     named = dict.fromkeys(t for m in config.mappings for t in m.topics)
@@ -82,7 +91,7 @@ def preview(config: Config, reader: LatestReader, per_partition: int) -> Preview
             if not mapper.mapping.matches(topic):
                 continue
             try:
-                row = _build(config, mapper, message)
+                row = _build(config, mapper, message, decode)
             except DataError as exc:
                 errors.append(PreviewError(mapper.stream, topic, partition, offset, exc.column, exc.reason))
                 continue
@@ -90,11 +99,13 @@ def preview(config: Config, reader: LatestReader, per_partition: int) -> Preview
     return Preview(tuple(rows), tuple(errors), missing, len(messages))
 
 
-def _build(config: Config, mapper: Mapper, message: MessageLike) -> list[Any]:
+def _build(
+    config: Config, mapper: Mapper, message: MessageLike, decode: Callable[[bytes | None, str], Any]
+) -> list[Any]:
     value = message.value()
     if value is not None and len(value) > config.max_message_bytes:
         raise DataError(f"value of {len(value)} bytes is over max_message_bytes ({config.max_message_bytes})")
-    return mapper.build(message, decode_value(value, mapper.format))
+    return mapper.build(message, decode(value, mapper.format))
 
 
 def preview_tables(result: Preview) -> str:

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from sandbox.kafka_broker import BrokerStartError, KafkaBroker
+from sandbox.schema_registry import RegistryStartError, SchemaRegistry
 from sandbox.timeplus_emulator import TimeplusEmulator
 
 
@@ -27,6 +28,19 @@ def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaBroker]:
         pytest.fail(f"the Kafka broker did not start:\n{exc}", pytrace=False)
     yield broker
     broker.stop()
+
+
+@pytest.fixture(scope="session")
+def schema_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SchemaRegistry]:
+    """One real Schema Registry (Apicurio, in memory) for the whole session, started on first use."""
+    registry = SchemaRegistry(workdir=tmp_path_factory.mktemp("registry"))
+    try:
+        registry.start()
+    except RegistryStartError as exc:
+        registry.stop()
+        pytest.fail(f"the schema registry did not start:\n{exc}", pytrace=False)
+    yield registry
+    registry.stop()
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from connector.config.model import (
     FORMATS,
     NO_DEFAULT,
     ON_ERROR,
+    PATH_FORMATS,
     ColumnConfig,
     MappingConfig,
     SourceKind,
@@ -241,8 +242,8 @@ def _source(r: Reader, path: str, raw: Any, fmt: str) -> tuple[SourceKind, tuple
         if any(not s for s in segments):
             r.fail(path, f"empty segment in path {source!r}")
             return None
-        if segments and fmt != "json":
-            r.fail(path, f"a path into the value needs format json, not {fmt}")
+        if segments and fmt not in PATH_FORMATS:
+            r.fail(path, f"a path into the value needs format {', '.join(PATH_FORMATS)}, not {fmt}")
             return None
         return kind, segments
     if rest:

@@ -63,7 +63,12 @@ class _NoDefault:
 
 
 NO_DEFAULT: Final = _NoDefault()
-FORMATS: Final = ("json", "string", "bytes")
+#: Formats of values written by Confluent's serializers: a magic byte and a schema id, then the
+#: body (the Protobuf message index before it), decoded with the schema from a Schema Registry.
+REGISTRY_FORMATS: Final = ("avro", "protobuf", "json_schema")
+FORMATS: Final = ("json", "string", "bytes", *REGISTRY_FORMATS)
+#: Formats whose decoded values are objects that column paths (``value.a.b``) can read.
+PATH_FORMATS: Final = ("json", *REGISTRY_FORMATS)
 ON_ERROR: Final = ("dlq", "skip", "fail")
 #: The most ingest requests in flight a config may ask for.
 MAX_IN_FLIGHT: Final = 64
@@ -145,7 +150,8 @@ class MappingConfig:
     topic_pattern: str | None = None
     """A regular expression; matching topics are read too."""
     format: str = "json"
-    """How message values are decoded: json, string or bytes."""
+    """How message values are decoded: json, string, bytes, or (through ``schema_registry``)
+    avro, protobuf or json_schema."""
     on_error: str = "fail"
     """What to do with a message that cannot be decoded, mapped or ingested: ``dlq`` (to
     ``dlq_topic``), ``skip`` (log and count) or ``fail`` (stop). ``dlq`` when a
@@ -205,6 +211,25 @@ class TimeplusConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class SchemaRegistryConfig:
+    """Where the Schema Registry of the avro / protobuf / json_schema mappings is, and how to ask it."""
+
+    url: str
+    """Base URL of the Confluent-compatible API, e.g. ``http://registry:8081`` or
+    ``http://host:8080/apis/ccompat/v7`` (Apicurio), without a trailing slash."""
+    username: str | None = None
+    """HTTP Basic user (Confluent Cloud: the API key)."""
+    password: Secret | None = None
+    """HTTP Basic password (Confluent Cloud: the API secret)."""
+    timeout_s: float = 10.0
+    """Timeout of one schema fetch."""
+    retry_backoff_s: float = 0.2
+    """First backoff ceiling while the registry is unreachable (full jitter, doubling)."""
+    retry_backoff_max_s: float = 10.0
+    """Largest backoff between two attempts; fetches are retried until the registry answers."""
+
+
+@dataclass(frozen=True, slots=True)
 class BatchConfig:
     """When a stream's buffered rows are sent: whichever limit is reached first."""
 
@@ -255,6 +280,8 @@ class Config:
     consumption pauses."""
     http: HttpConfig = field(default_factory=HttpConfig)
     """The status server (``run --http`` overrides ``listen``)."""
+    schema_registry: SchemaRegistryConfig | None = None
+    """The Schema Registry; required when a mapping's format is avro, protobuf or json_schema."""
 
     def subscription(self) -> list[str]:
         """Topic names and ``^regex`` patterns for ``Consumer.subscribe``."""

@@ -31,6 +31,7 @@ from connector.config.model import (
     Config,
     HttpConfig,
     MappingConfig,
+    SchemaRegistryConfig,
     TimeplusConfig,
 )
 from connector.types import EPOCH_UNITS
@@ -54,12 +55,20 @@ _BOUNDS: Final[dict[tuple[type, str], dict[str, float]]] = {
     (BatchConfig, "linger_ms"): {"minimum": 0},
     (HttpConfig, "readiness_grace_s"): {"minimum": 0},
     (Config, "drain_timeout_s"): {"minimum": 0},
+    (SchemaRegistryConfig, "timeout_s"): {"minimum": 0.1},
+    (SchemaRegistryConfig, "retry_backoff_s"): {"minimum": 0.001},
+    (SchemaRegistryConfig, "retry_backoff_max_s"): {"minimum": 0.001},
 }
 _CHOICES: Final[dict[tuple[type, str], tuple[str, ...]]] = {
     (MappingConfig, "format"): FORMATS,
     (MappingConfig, "on_error"): ON_ERROR,
 }
-_REQUIRED: Final = {Config: ["kafka", "timeplus", "mappings"], TimeplusConfig: ["url"], MappingConfig: ["stream"]}
+_REQUIRED: Final = {
+    Config: ["kafka", "timeplus", "mappings"],
+    TimeplusConfig: ["url"],
+    MappingConfig: ["stream"],
+    SchemaRegistryConfig: ["url"],
+}
 _SOURCE_PATTERN: Final = r"^(value(\.[^.]+)*|key|headers\..+|topic|partition|offset|timestamp)$"
 
 
@@ -205,6 +214,7 @@ def config_schema() -> dict[str, Any]:
             "TimeplusConfig": _section(TimeplusConfig),
             "BatchConfig": _section(BatchConfig),
             "HttpConfig": _section(HttpConfig),
+            "SchemaRegistryConfig": _section(SchemaRegistryConfig),
             "MappingConfig": mapping,
             "Column": _COLUMN,
         },

@@ -21,13 +21,15 @@ from connector.config.model import (
     GROUP_PROTOCOLS,
     MAX_IN_FLIGHT,
     OWNED_CONSUMER_PROPS,
+    REGISTRY_FORMATS,
     BatchConfig,
     Config,
     HttpConfig,
+    SchemaRegistryConfig,
     TimeplusConfig,
     parse_listen,
 )
-from connector.config.reader import Reader, join
+from connector.config.reader import Check, Reader, join
 from connector.config.url import check_url
 from connector.config.yaml_text import load_yaml
 from connector.errors import ConfigError
@@ -58,7 +60,7 @@ def _config(r: Reader, raw: Any) -> Config:
         "max_message_bytes": r.size,
         "max_buffered_bytes": r.size,
     }
-    top = r.table("<top>", raw, {"kafka", "timeplus", "batch", "mappings", "http", *checks})
+    top = r.table("<top>", raw, {"kafka", "timeplus", "batch", "mappings", "http", "schema_registry", *checks})
     for required in ("kafka", "timeplus", "mappings"):
         if top and required not in top:
             r.fail(required, "missing (required)")
@@ -67,10 +69,23 @@ def _config(r: Reader, raw: Any) -> Config:
     batch = _batch(r, top.get("batch", {}))
     http = _http(r, top.get("http", {}))
     mappings = read_mappings(r, top.get("mappings", []))
+    registry = _schema_registry(r, top["schema_registry"]) if "schema_registry" in top else None
+    if "schema_registry" not in top:
+        for mapping in mappings:
+            if mapping.format in REGISTRY_FORMATS:
+                r.fail(f"{mapping.where}.format", f"format {mapping.format} needs a schema_registry section")
     given = r.given("<top>", top, checks)
     if r.problems or timeplus is None:
         raise ConfigError(r.problems)
-    return Config(kafka=kafka, timeplus=timeplus, batch=batch, mappings=tuple(mappings), http=http, **given)
+    return Config(
+        kafka=kafka,
+        timeplus=timeplus,
+        batch=batch,
+        mappings=tuple(mappings),
+        http=http,
+        schema_registry=registry,
+        **given,
+    )
 
 
 def _kafka(r: Reader, raw: Any) -> dict[str, str]:
@@ -157,15 +172,33 @@ def _ingest_form(r: Reader, given: Mapping[str, Any]) -> None:
         r.fail("timeplus.body_format", "ndjson needs timeplus.workspace: Proton's v1 route reads compact bodies only")
 
 
-def _url(r: Reader, value: Any) -> str | None:
-    url = r.string("timeplus.url", value)
+def _url(r: Reader, value: Any, path: str = "timeplus.url") -> str | None:
+    url = r.string(path, value)
     if url is None:
         return None
     # The URL may hold a password or a key: check_url's problems never quote it.
     url, problem = check_url(url)
     if problem is not None:
-        r.fail("timeplus.url", problem)
+        r.fail(path, problem)
     return url
+
+
+def _schema_registry(r: Reader, raw: Any) -> SchemaRegistryConfig | None:
+    checks: dict[str, Check] = {
+        "username": r.optional_string,
+        "password": r.secret,
+        "timeout_s": lambda p, v: r.number(p, v, minimum=0.1),
+        "retry_backoff_s": lambda p, v: r.number(p, v, minimum=0.001),
+        "retry_backoff_max_s": lambda p, v: r.number(p, v, minimum=0.001),
+    }
+    section = r.table("schema_registry", raw, {"url", *checks})
+    url = _url(r, section["url"], "schema_registry.url") if "url" in section else None
+    if "url" not in section and isinstance(raw, dict):
+        r.fail("schema_registry.url", "missing (required)")
+    given = r.given("schema_registry", section, checks)
+    if given.get("password") and not given.get("username"):
+        r.fail("schema_registry.password", "set without schema_registry.username")
+    return None if url is None else SchemaRegistryConfig(url=url, **given)
 
 
 def _batch(r: Reader, raw: Any) -> BatchConfig:

@@ -1,8 +1,9 @@
 """``make demo``: the connector's main job, end to end, on this machine.
 
-Starts a real Apache Kafka broker and the Timeplus emulator, creates the streams with
-the same SQL that docker-compose gives Proton, runs the sample producer and then the
-connector (both as the same commands docker-compose runs), and prints what landed.
+Starts a real Apache Kafka broker, a Schema Registry and the Timeplus emulator, creates
+the streams with the same SQL that docker-compose gives Proton, runs the sample producers
+(JSON, and Avro through the registry) and then the connector (all as the same commands
+docker-compose runs), and prints what landed.
 """
 
 from __future__ import annotations
@@ -17,12 +18,14 @@ from pathlib import Path
 import requests
 
 from sandbox.kafka_broker import KafkaBroker
+from sandbox.schema_registry import SchemaRegistry
 from sandbox.timeplus_emulator import TimeplusEmulator
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "config" / "demo.yaml"
 STREAMS_SQL = ROOT / "config" / "demo-streams.sql"
 TOPIC = "orders"
+AVRO_TOPIC = "orders-avro"
 MESSAGES = 1000
 
 
@@ -30,6 +33,12 @@ def producer_command(bootstrap: str) -> list[str]:
     """The sample producer, as docker-compose's `producer` service runs it."""
     return ["python", "-m", "sandbox.demo.producer", "--bootstrap", bootstrap, "--topic", TOPIC,
             "--count", str(MESSAGES)]  # fmt: skip
+
+
+def avro_producer_command(bootstrap: str, registry_url: str) -> list[str]:
+    """The sample producer writing Avro, as docker-compose's `avro-producer` service runs it."""
+    return ["python", "-m", "sandbox.demo.producer", "--bootstrap", bootstrap, "--topic", AVRO_TOPIC,
+            "--count", str(MESSAGES), "--schema-registry", registry_url]  # fmt: skip
 
 
 def connector_command(config: str, http: str) -> list[str]:
@@ -65,17 +74,23 @@ def show(emulator: TimeplusEmulator, stream: str, columns: list[str], limit: int
 
 
 def main() -> int:
-    """Run the demo; exit 0 when every produced message landed in both streams."""
+    """Run the demo; exit 0 when every produced message landed in each stream."""
     workdir = ROOT / ".demo"
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir()
-    print("starting a Kafka broker and the Timeplus emulator ...", flush=True)
-    with KafkaBroker(workdir=workdir / "kafka") as broker, TimeplusEmulator() as emulator:
+    print("starting a Kafka broker, a Schema Registry and the Timeplus emulator ...", flush=True)
+    with (
+        KafkaBroker(workdir=workdir / "kafka") as broker,
+        SchemaRegistry(workdir=workdir / "registry") as registry,
+        TimeplusEmulator() as emulator,
+    ):
         create_streams(emulator.url + "/")
         broker.create_topic(TOPIC, 3)
+        broker.create_topic(AVRO_TOPIC, 3)
         subprocess.run(_local(producer_command(broker.bootstrap)), cwd=ROOT, check=True)
+        subprocess.run(_local(avro_producer_command(broker.bootstrap, registry.url)), cwd=ROOT, check=True)
         env = {**os.environ, "KAFKA_BOOTSTRAP": broker.bootstrap, "TIMEPLUS_URL": emulator.url,
-               "KAFKA_GROUP": f"timeplus-demo-{int(time.time())}"}  # fmt: skip
+               "SCHEMA_REGISTRY_URL": registry.url, "KAFKA_GROUP": f"timeplus-demo-{int(time.time())}"}  # fmt: skip
         print("running the connector until it has caught up ...", flush=True)
         # Its status server on a port the OS picks: the image serves it on :9108.
         command = connector_command(str(CONFIG), http="127.0.0.1:0")
@@ -85,7 +100,8 @@ def main() -> int:
             return connector.returncode
         show(emulator, "orders", ["order_id", "amount", "customer", "items", "created", "key", "region"])
         show(emulator, "order_totals", ["order_id", "amount"])
-        landed = {stream: emulator.count(stream) for stream in ("orders", "order_totals")}
+        show(emulator, "orders_avro", ["order_id", "amount", "customer", "created", "region"])
+        landed = {stream: emulator.count(stream) for stream in ("orders", "order_totals", "orders_avro")}
     ok = all(count == MESSAGES for count in landed.values())
     print(f"\n{MESSAGES} messages produced; landed: {landed} -> {'OK' if ok else 'MISMATCH'}")
     return 0 if ok else 1

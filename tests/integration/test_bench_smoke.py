@@ -78,3 +78,24 @@ def test_bench_runs_the_realistic_workload(kafka: KafkaBroker, tmp_path: Path) -
     sink = report["stages"]["c"]["runs"][0]["sink"]
     assert (sink["rows"], sink["unique"], sink["missing"], sink["duplicates"]) == (MESSAGES, MESSAGES, 0, 0)
     assert report["stages"]["b"]["messages"] == MESSAGES
+
+
+def test_bench_avro_workload_runs_b_and_c_and_loses_nothing(kafka: KafkaBroker, tmp_path: Path) -> None:
+    out = tmp_path / "bench-avro.json"
+    args = [
+        sys.executable, "-m", "bench.bench",
+        "--bootstrap", kafka.bootstrap,
+        "--messages", str(MESSAGES),
+        "--repeats", "1",
+        "--format", "avro",
+        "--json-out", str(out),
+    ]  # fmt: skip
+    done = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-4000:]
+    report = orjson.loads(out.read_bytes())
+    assert set(report["stages"]) == {"a", "b", "c"}
+    assert report["params"]["format"] == "avro"
+    assert report["problems"] == []
+    assert report["stages"]["b"]["messages"] == MESSAGES
+    sink = report["stages"]["c"]["runs"][0]["sink"]
+    assert (sink["rows"], sink["unique"], sink["missing"], sink["duplicates"]) == (MESSAGES, MESSAGES, 0, 0)

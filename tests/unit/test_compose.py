@@ -18,7 +18,7 @@ from connector.config import load_config
 from connector.metrics import PrometheusMetrics
 from connector.probe import DEFAULT_URL, main, probe_command
 from connector.status_server import StatusServer
-from sandbox.demo.__main__ import connector_command, producer_command
+from sandbox.demo.__main__ import avro_producer_command, connector_command, producer_command
 
 ROOT = Path(__file__).parents[2]
 #: Where the image reads its config: a file mounted there (README "Container").
@@ -60,11 +60,15 @@ def test_compose_runs_the_demo_commands() -> None:
     assert services["producer"]["command"] == producer_command("kafka:9092")
     assert services["connector"]["command"] == connector_command(CONFIG_IN_IMAGE, http=":9108")
     assert f"./config/demo.yaml:{CONFIG_IN_IMAGE}:ro" in services["connector"]["volumes"]
+    registry_url = "http://registry:8080/apis/ccompat/v7"
+    assert services["avro-producer"]["command"] == avro_producer_command("kafka:9092", registry_url)
     env = services["connector"]["environment"]
-    config = load_config(ROOT / "config" / "demo.yaml", env={"KAFKA_BOOTSTRAP": env["KAFKA_BOOTSTRAP"],
-                                                             "TIMEPLUS_URL": env["TIMEPLUS_URL"]})  # fmt: skip
+    names = ("KAFKA_BOOTSTRAP", "TIMEPLUS_URL", "SCHEMA_REGISTRY_URL")
+    config = load_config(ROOT / "config" / "demo.yaml", env={name: env[name] for name in names})
     assert config.kafka["bootstrap.servers"] == "kafka:9092"
     assert config.timeplus.url == "http://proton:3218"
+    assert config.schema_registry is not None and config.schema_registry.url == registry_url
+    assert services["registry"]["image"] == "apicurio/apicurio-registry:3.0.9"  # the version the tests run
 
 
 def dockerfile_instructions() -> list[list[str]]:
@@ -162,8 +166,9 @@ def test_compose_starts_each_service_once_what_it_needs_is_healthy() -> None:
         for needed, how in needs.items():
             assert how == {"condition": "service_healthy"}, f"{name} waits for {needed} only to start"
             assert "healthcheck" in services[needed], f"{name} waits on {needed}, which has no health check"
-    assert set(services["connector"]["depends_on"]) == {"kafka", "proton"}
+    assert set(services["connector"]["depends_on"]) == {"kafka", "proton", "registry"}
     assert set(services["producer"]["depends_on"]) == {"kafka"}
+    assert set(services["avro-producer"]["depends_on"]) == {"kafka", "registry"}
     assert set(services["prometheus"]["depends_on"]) == {"connector"}
     assert set(services["grafana"]["depends_on"]) == {"prometheus"}
     # The connector's health check is the image's: the probe CI runs below.

@@ -103,7 +103,7 @@ def test_every_problem_is_reported_at_once_with_its_path() -> None:
         batch: {max_rows: 0, max_bytes: lots}
         mappings:
           - topic: orders
-            format: avro
+            format: xml
             columns:
               amount: {from: value.total, type: flaot64}
               when: {from: value.ts, type: 'datetime64(3)', unit: minutes}
@@ -122,7 +122,7 @@ def test_every_problem_is_reported_at_once_with_its_path() -> None:
         "batch.max_rows: must be at least 1, got 0",
         "batch.max_bytes: expected a positive size such as 4MiB or 1048576, got 'lots'",
         "mappings[0].stream: missing (required)",
-        "mappings[0].format: expected one of json, string, bytes, got 'avro'",
+        "mappings[0].format: expected one of json, string, bytes, avro, protobuf, json_schema, got 'xml'",
         "mappings[0].columns.amount.type: unknown type 'flaot64'",
         "mappings[0].columns.when.unit: expected one of s, ms, us, ns, got 'minutes'",
         "mappings[0].columns.who.from: unknown source 'nowhere.name'",
@@ -195,7 +195,56 @@ def test_path_into_a_non_json_value_is_rejected() -> None:
         mappings: [{topic: a, stream: a, format: string, columns: {v: value.x}}]
         """
     )
-    assert found == ["mappings[0].columns.v: a path into the value needs format json, not string"]
+    assert found == [
+        "mappings[0].columns.v: a path into the value needs format json, avro, protobuf, json_schema, not string"
+    ]
+
+
+def test_registry_formats_read_paths_and_need_a_schema_registry() -> None:
+    found = problems(
+        """
+        kafka: {bootstrap.servers: 'k:9092'}
+        timeplus: {url: 'http://tp:3218'}
+        mappings:
+          - {topic: a, stream: a, format: avro, columns: {v: value.x.y}}
+          - {topic: b, stream: b, format: protobuf, columns: {v: value.x.0}}
+          - {topic: c, stream: c, format: json_schema, columns: {v: value.x}}
+        """
+    )
+    assert found == [f"mappings[{i}].format: format {f} needs a schema_registry section"
+                     for i, f in enumerate(("avro", "protobuf", "json_schema"))]  # fmt: skip
+
+
+def test_schema_registry_section_is_validated_and_its_password_never_shown() -> None:
+    found = problems(
+        """
+        kafka: {bootstrap.servers: 'k:9092'}
+        timeplus: {url: 'http://tp:3218'}
+        schema_registry: {url: 'registry:8081', password: hunter2, timeout_s: 0, colour: red}
+        mappings: [{topic: a, stream: a, format: avro, columns: {v: value.x}}]
+        """
+    )
+    assert found == [
+        "schema_registry.colour: unknown key (expected one of: password, retry_backoff_max_s, retry_backoff_s, "
+        "timeout_s, url, username)",
+        "schema_registry.url: expected http(s)://host[:port][/path]; this one has no scheme",
+        "schema_registry.timeout_s: must be at least 0.1, got 0",
+        "schema_registry.password: set without schema_registry.username",
+    ]
+    config = parse_config(
+        """
+        kafka: {bootstrap.servers: 'k:9092'}
+        timeplus: {url: 'http://tp:3218'}
+        schema_registry: {url: 'https://sr.example:8081/', username: key, password: '${SR_SECRET}'}
+        mappings: [{topic: a, stream: a, format: avro, columns: {v: value.x}}]
+        """,
+        env={"SR_SECRET": "hunter2"},
+    )
+    assert config.schema_registry is not None
+    assert config.schema_registry.url == "https://sr.example:8081"
+    assert config.schema_registry.password is not None
+    assert config.schema_registry.password.reveal() == "hunter2"
+    assert "hunter2" not in repr(config)
 
 
 def test_example_config_in_the_repository_is_valid() -> None:

@@ -13,6 +13,7 @@ ADAPTERS = {
     "kafka_admin.py",
     "kafka_dead_letters.py",
     "timeplus.py",
+    "schema_registry.py",
     "metrics.py",
     "status_server.py",
     "progress.py",

@@ -1,0 +1,387 @@
+"""Decoding values written by Confluent's serializers: ``avro``, ``protobuf`` and ``json_schema``.
+
+Confluent's wire format is a zero magic byte, the schema id (4 bytes, big-endian), then
+the body; Protobuf bodies start with the message index (zigzag varints naming the message
+in the schema's file). Each schema id is fetched from the registry once, through a
+``SchemaSource`` passed in (the adapter in ``schema_registry.py`` speaks HTTP; this module
+does not), and compiled into a reader that is cached for the rest of the run. An id the
+registry does not know is cached as a data error, so a topic of garbage does not hammer it.
+
+Decoded values are what column paths read, as for JSON: Avro records and Protobuf messages
+become dicts. Values with no JSON form are made exact JSON-ready values here (Avro decimal
+→ its exact text, uuid → text, time → ``hh:mm:ss.fff[fff]``, bytes/fixed → base64 as Kafka
+Connect's JsonConverter writes them); Avro timestamps stay ``datetime`` and dates ``date``,
+which date and time columns convert exactly and untyped columns send as ISO-8601.
+
+While the registry is unreachable, ``decode`` waits and retries with backoff (one warning
+per outage): the poll in hand is not mapped, so nothing of it, or after it, is committed.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import logging
+import random
+import time
+from collections.abc import Callable
+from datetime import time as time_of_day
+from decimal import Decimal
+from typing import Any, Final
+from uuid import UUID
+
+import fastavro
+import fastjsonschema
+import orjson
+from google.protobuf import descriptor_pb2, descriptor_pool, json_format, message_factory
+from google.protobuf.message import DecodeError, Message
+
+from connector.errors import DataError, RetriableError
+from connector.ports import RegisteredSchema, SchemaSource
+
+log = logging.getLogger(__name__)
+
+#: The registry's schemaType of each format.
+SCHEMA_TYPES: Final = {"avro": "AVRO", "protobuf": "PROTOBUF", "json_schema": "JSON"}
+_HEADER: Final = 5
+Reader = Callable[[bytes], Any]
+
+
+class Backoff:
+    """Full-jitter exponential backoff between attempts to reach the registry."""
+
+    def __init__(self, initial_s: float, max_s: float) -> None:
+        self.initial_s, self.max_s = initial_s, max_s
+
+    def delay(self, attempt: int) -> float:
+        return random.uniform(0, min(self.max_s, self.initial_s * 2 ** min(attempt - 1, 30)))
+
+
+class RegistryDecoder:
+    """Decodes registry-framed values; ``decode`` has ``decoding.decode_value``'s signature."""
+
+    def __init__(
+        self,
+        source: SchemaSource,
+        backoff: Backoff,
+        *,
+        stopping: Callable[[], bool],
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._source = source
+        self._backoff = backoff
+        self._stopping = stopping
+        self._sleep = sleep
+        #: Per schema id: (its schemaType, a reader per Protobuf message index or the one reader),
+        #: or the DataError every message naming that id gets.
+        self._readers: dict[int, _Schema | DataError] = {}
+        self._down = False
+        #: Schema fetches that reached the registry (tests check that each id is fetched once).
+        self.fetches = 0
+
+    def decode(self, value: bytes | None, fmt: str) -> Any:
+        """Decode a value framed by Confluent's serializers; raise DataError, or RetriableError when stopping."""
+        if value is None:
+            raise DataError("tombstone (null value)")
+        if len(value) < _HEADER or value[0] != 0:
+            raise DataError(_no_magic(value))
+        schema_id = int.from_bytes(value[1:5], "big")
+        schema = self._readers.get(schema_id) or self._load(schema_id)
+        if type(schema) is DataError:
+            # A new error each time: raising the cached one again would grow its traceback.
+            raise DataError(schema.reason)
+        assert isinstance(schema, _Schema)
+        if schema.schema_type != SCHEMA_TYPES[fmt]:
+            raise DataError(f"schema {schema_id} is {schema.schema_type}, but the mapping's format is {fmt}")
+        return schema.read(value)
+
+    def _load(self, schema_id: int) -> _Schema | DataError:
+        attempt = 0
+        while True:
+            try:
+                registered = self._source.schema(schema_id)
+                break
+            except RetriableError as exc:
+                attempt += 1
+                if not self._down:
+                    self._down = True
+                    log.warning("schema registry: %s; retrying until it answers (nothing is committed meanwhile)", exc)
+                self._wait(self._backoff.delay(attempt), exc)
+            except DataError as exc:
+                self._answered()
+                self._readers[schema_id] = exc
+                return exc
+        self._answered()
+        self.fetches += 1
+        try:
+            schema: _Schema | DataError = _Schema(schema_id, registered)
+        except DataError as exc:
+            schema = exc
+        self._readers[schema_id] = schema
+        return schema
+
+    def _answered(self) -> None:
+        if self._down:
+            self._down = False
+            log.warning("schema registry answers again")
+
+    def _wait(self, seconds: float, cause: RetriableError) -> None:
+        deadline = time.monotonic() + seconds
+        while True:
+            if self._stopping():
+                raise RetriableError(f"stopping while the schema registry is unreachable: {cause}") from cause
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            self._sleep(min(left, 0.1))
+
+
+def _no_magic(value: bytes) -> str:
+    if not value:
+        return "empty value"
+    if value[0] != 0:
+        return f"no Schema Registry framing: the value starts with byte 0x{value[0]:02x}, not the magic byte 0"
+    return f"no Schema Registry framing: {len(value)} bytes, shorter than the 5-byte header"
+
+
+class _Schema:
+    """One schema id compiled into its reader."""
+
+    __slots__ = ("read", "schema_type")
+
+    def __init__(self, schema_id: int, registered: RegisteredSchema) -> None:
+        self.schema_type = registered.schema_type
+        if self.schema_type == "AVRO":
+            self.read: Reader = _avro_reader(schema_id, registered)
+        elif self.schema_type == "PROTOBUF":
+            self.read = _ProtobufReader(schema_id, registered).read
+        elif self.schema_type == "JSON":
+            self.read = _json_schema_reader(schema_id, registered)
+        else:
+            raise DataError(f"schema {schema_id} has the unknown schemaType {self.schema_type!r}")
+
+
+# -- Avro -----------------------------------------------------------------------
+
+#: Avro types and logical types whose decoded Python values have no exact JSON form.
+_AVRO_NEEDS_NORMAL: Final = frozenset({"bytes", "fixed", "decimal", "uuid", "time-millis", "time-micros"})
+
+
+def _avro_reader(schema_id: int, registered: RegisteredSchema) -> Reader:
+    named: dict[str, Any] = {}
+    try:
+        for _, reference in registered.references:
+            fastavro.parse_schema(json.loads(reference.text), named)
+        raw = json.loads(registered.text)
+        parsed = fastavro.parse_schema(raw, named)
+    except (ValueError, TypeError, KeyError, fastavro.schema.SchemaParseException) as exc:
+        raise DataError(f"schema {schema_id} is not a valid Avro schema: {exc}") from None
+    reader = fastavro.schemaless_reader
+    where = f"Avro schema {schema_id}"
+    if isinstance(parsed, dict) and parsed.get("type") == "record":
+        fields = tuple(f["name"] for f in parsed["fields"] if _avro_needs_normal(f["type"], named, set()))
+        whole = False
+    else:
+        fields, whole = (), _avro_needs_normal(parsed, named, set())
+
+    def read(value: bytes) -> Any:
+        body = io.BytesIO(value)
+        body.seek(_HEADER)
+        try:
+            decoded: Any = reader(body, parsed, None)
+        except Exception as exc:  # fastavro raises what the bytes provoke: EOF, index, unicode, struct...
+            raise DataError(f"value does not match {where}: {type(exc).__name__}: {exc}") from None
+        if body.tell() != len(value):
+            raise DataError(f"value does not match {where}: {len(value) - body.tell()} bytes after the record")
+        if fields:
+            for name in fields:
+                decoded[name] = _normal(decoded[name])
+        elif whole:
+            decoded = _normal(decoded)
+        return decoded
+
+    return read
+
+
+def _avro_needs_normal(schema: Any, named: dict[str, Any], seen: set[str]) -> bool:
+    """Whether values of ``schema`` may hold something without an exact JSON form."""
+    if isinstance(schema, str):
+        if schema in named and schema not in seen:
+            seen.add(schema)
+            return _avro_needs_normal(named[schema], named, seen)
+        return schema in _AVRO_NEEDS_NORMAL
+    if isinstance(schema, list):
+        return any(_avro_needs_normal(s, named, seen) for s in schema)
+    if not isinstance(schema, dict):
+        return False
+    if schema.get("logicalType") in _AVRO_NEEDS_NORMAL or schema.get("type") in ("bytes", "fixed"):
+        return True
+    kind = schema.get("type")
+    if kind == "record":
+        return any(_avro_needs_normal(f["type"], named, seen) for f in schema["fields"])
+    if kind == "array":
+        return _avro_needs_normal(schema["items"], named, seen)
+    if kind == "map":
+        return _avro_needs_normal(schema["values"], named, seen)
+    return _avro_needs_normal(kind, named, seen)
+
+
+def _normal(v: Any) -> Any:
+    """``v`` with Decimal, UUID, time and bytes values made exact JSON-ready values."""
+    kind = type(v)
+    if kind is Decimal:
+        return format(v, "f")
+    if kind is bytes:
+        return base64.b64encode(v).decode("ascii")
+    if kind is UUID:
+        return str(v)
+    if kind is time_of_day:
+        return v.isoformat(timespec="microseconds" if v.microsecond % 1000 else "milliseconds")
+    if kind is dict:
+        return {key: _normal(item) for key, item in v.items()}
+    if kind is list:
+        return [_normal(item) for item in v]
+    return v
+
+
+# -- Protobuf -----------------------------------------------------------------------
+
+_WELL_KNOWN: Final = (
+    "any_pb2", "duration_pb2", "empty_pb2", "field_mask_pb2", "struct_pb2", "timestamp_pb2", "wrappers_pb2",
+)  # fmt: skip
+
+
+class _ProtobufReader:
+    """A Protobuf schema's file in its own descriptor pool; a message class per message index."""
+
+    def __init__(self, schema_id: int, registered: RegisteredSchema) -> None:
+        self._id = schema_id
+        self._pool = descriptor_pool.DescriptorPool()
+        added: set[str] = set()
+        for module_name in _WELL_KNOWN:
+            module = __import__(f"google.protobuf.{module_name}", fromlist=["DESCRIPTOR"])
+            self._pool.AddSerializedFile(module.DESCRIPTOR.serialized_pb)
+            added.add(module.DESCRIPTOR.name)
+        self._add_references(registered, added)
+        self._file = _file_proto(schema_id, f"schema-{schema_id}.proto", registered.text)
+        try:
+            self._pool.Add(self._file)
+        except (TypeError, KeyError, ValueError) as exc:
+            raise DataError(f"schema {schema_id} is not a usable Protobuf schema: {exc}") from None
+        self._classes: dict[bytes, tuple[type[Message], int]] = {}
+
+    def _add_references(self, registered: RegisteredSchema, added: set[str]) -> None:
+        for name, reference in registered.references:
+            if name in added:
+                continue
+            added.add(name)
+            self._add_references(reference, added)
+            try:
+                self._pool.Add(_file_proto(self._id, name, reference.text))
+            except (TypeError, KeyError, ValueError) as exc:
+                raise DataError(f"schema {self._id}: its reference {name} is not usable: {exc}") from None
+
+    def read(self, value: bytes) -> Any:
+        # The index is short (usually the single byte 0): cache the class by its raw bytes.
+        end = _index_end(value)
+        found = self._classes.get(value[_HEADER:end])
+        if found is None:
+            found = self._classes[value[_HEADER:end]] = self._message_class(value, end)
+        cls, start = found
+        message = cls()
+        try:
+            message.ParseFromString(value[start:])
+        except DecodeError as exc:
+            raise DataError(f"value does not match Protobuf schema {self._id}: {exc}") from None
+        return json_format.MessageToDict(
+            message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+        )
+
+    def _message_class(self, value: bytes, end: int) -> tuple[type[Message], int]:
+        indexes = _message_indexes(value[_HEADER:end], self._id)
+        types = self._file.message_type
+        names: list[str] = [self._file.package] if self._file.package else []
+        for i in indexes:
+            if i >= len(types):
+                raise DataError(f"message index {indexes} names no message of Protobuf schema {self._id}")
+            names.append(types[i].name)
+            types = types[i].nested_type
+        descriptor = self._pool.FindMessageTypeByName(".".join(names))
+        return message_factory.GetMessageClass(descriptor), end
+
+
+def _file_proto(schema_id: int, name: str, text: str) -> descriptor_pb2.FileDescriptorProto:
+    """A registry's Protobuf schema text: base64 of a serialized FileDescriptorProto."""
+    proto = descriptor_pb2.FileDescriptorProto()
+    try:
+        proto.ParseFromString(base64.b64decode(text, validate=True))
+    except (ValueError, DecodeError):
+        raise DataError(
+            f"schema {schema_id}: the registry returned {name} as .proto text, which the connector cannot "
+            "compile; it needs the serialized form (GET /schemas/ids/N?format=serialized)"
+        ) from None
+    proto.name = name
+    return proto
+
+
+def _varint(data: bytes, pos: int) -> tuple[int, int]:
+    """A zigzag varint at ``pos``: (its value, the position after it)."""
+    shift = result = 0
+    while True:
+        if pos >= len(data) or shift > 63:
+            raise DataError("value ends inside the Protobuf message index")
+        byte = data[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            return (result >> 1) ^ -(result & 1), pos
+
+
+def _index_end(value: bytes) -> int:
+    if value[_HEADER:_HEADER + 1] == b"\x00":  # fmt: skip
+        return _HEADER + 1  # the first message: the common case
+    count, pos = _varint(value, _HEADER)
+    if not 0 <= count <= 100:
+        raise DataError(f"the Protobuf message index claims {count} entries")
+    for _ in range(count):
+        _, pos = _varint(value, pos)
+    return pos
+
+
+def _message_indexes(index: bytes, schema_id: int) -> list[int]:
+    count, pos = _varint(index, 0)
+    if count == 0:
+        return [0]
+    found = []
+    for _ in range(count):
+        i, pos = _varint(index, pos)
+        if i < 0:
+            raise DataError(f"the Protobuf message index of schema {schema_id} holds {i}")
+        found.append(i)
+    return found
+
+
+# -- JSON Schema ---------------------------------------------------------------------
+
+
+def _json_schema_reader(schema_id: int, registered: RegisteredSchema) -> Reader:
+    try:
+        validate = fastjsonschema.compile(json.loads(registered.text))
+    except (ValueError, fastjsonschema.JsonSchemaDefinitionException) as exc:
+        raise DataError(f"schema {schema_id} is not a usable JSON Schema: {exc}") from None
+    invalid = fastjsonschema.JsonSchemaValueException
+
+    def read(value: bytes) -> Any:
+        try:
+            decoded = orjson.loads(value[_HEADER:])
+        except orjson.JSONDecodeError as exc:
+            raise DataError(f"value is not valid JSON: {exc}") from None
+        try:
+            validate(decoded)
+        except invalid as exc:
+            raise DataError(f"value does not match JSON Schema {schema_id}: {exc.message}") from None
+        return decoded
+
+    return read

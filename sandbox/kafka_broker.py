@@ -14,18 +14,15 @@ CLI::
 from __future__ import annotations
 
 import argparse
-import atexit
 import base64
 import hashlib
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 import xml.etree.ElementTree as ET
@@ -33,12 +30,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 
+from sandbox.processes import JVM_FLAGS, ChildProcess, free_ports, serve_until_signal, tail
+
 POM = Path(__file__).with_name("kafka_pom.xml")
 MARKER = ".complete"
-# Light on a 2-core machine: one GC thread, no pauses from a concurrent collector, and a JVM
-# that dies rather than limps on OOM. C2 stays on: the benchmark measures broker throughput.
-JVM_FLAGS = ["-XX:+UseSerialGC", "-XX:+ExitOnOutOfMemoryError", "-Djava.awt.headless=true"]
-
 LOG4J2 = """status = warn
 appender.file.type = File
 appender.file.name = FILE
@@ -74,10 +69,6 @@ def cache_dir() -> Path:
     return Path.home() / ".cache" / "kafka-timeplus" / f"kafka-{kafka_version()}"
 
 
-def _tail(text: str, n: int) -> str:
-    return "\n".join(text.splitlines()[-n:])
-
-
 def fetch_jars() -> Path:
     """Download the broker's runtime classpath once; return the directory holding the jars.
 
@@ -104,24 +95,12 @@ def fetch_jars() -> Path:
     jars = sorted(p.name for p in scratch.glob("*.jar"))
     if proc.returncode != 0 or not any(j.startswith("kafka_") for j in jars):
         shutil.rmtree(scratch, ignore_errors=True)
-        output = _tail(re.sub(r"\x1b\[[0-9;]*m", "", proc.stdout + proc.stderr), 40)
+        output = tail(re.sub(r"\x1b\[[0-9;]*m", "", proc.stdout + proc.stderr), 40)
         raise RuntimeError(f"mvn failed to fetch Kafka jars (exit {proc.returncode}):\n{output}")
     (scratch / MARKER).write_text("\n".join([digest, *jars]) + "\n")
     shutil.rmtree(libs, ignore_errors=True)
     scratch.rename(libs)
     return libs
-
-
-def _free_ports(n: int) -> list[int]:
-    """Ports the kernel hands out, held open together so that they are distinct."""
-    socks = [socket.socket() for _ in range(n)]
-    try:
-        for s in socks:
-            s.bind(("127.0.0.1", 0))
-        return [int(s.getsockname()[1]) for s in socks]
-    finally:
-        for s in socks:
-            s.close()
 
 
 def _cluster_id() -> str:
@@ -160,7 +139,7 @@ class KafkaBroker:
         self.overrides = dict(overrides or {})
         self.log_file = self.workdir / "broker.log"
         self.console_file = self.workdir / "console.log"
-        self._proc: subprocess.Popen[bytes] | None = None
+        self._process = ChildProcess("broker", BrokerStartError)
 
     @property
     def bootstrap(self) -> str:
@@ -177,10 +156,10 @@ class KafkaBroker:
 
     @property
     def pid(self) -> int | None:
-        return None if self._proc is None else self._proc.pid
+        return self._process.pid
 
     def is_running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
+        return self._process.is_running()
 
     def _write_config(self) -> Path:
         props = {
@@ -249,7 +228,7 @@ class KafkaBroker:
             return
         libs = fetch_jars()
         self.workdir.mkdir(parents=True, exist_ok=True)
-        port, controller_port, sasl_port = _free_ports(3)
+        port, controller_port, sasl_port = free_ports(3)
         self.port = self.port or port
         self.controller_port = self.controller_port or controller_port
         if self.sasl_users:
@@ -261,28 +240,10 @@ class KafkaBroker:
                 fmt += ["--add-scram", f"SCRAM-SHA-256=[name={name},password={password}]"]
             out = subprocess.run(self._java(libs, *fmt), capture_output=True, text=True)
             if out.returncode != 0:
-                raise BrokerStartError(f"storage format failed:\n{_tail(out.stdout + out.stderr, 40)}")
+                raise BrokerStartError(f"storage format failed:\n{tail(out.stdout + out.stderr, 40)}")
         log_offset = self.log_file.stat().st_size if self.log_file.exists() else 0
-        with self.console_file.open("ab") as console:
-            self._proc = subprocess.Popen(
-                self._java(libs, f"-Xmx{self.heap}", "kafka.Kafka", str(config)),
-                stdout=console,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,  # Ctrl-C on a terminal reaches us, not the JVM
-            )
-        atexit.register(self.kill)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                code = self._proc.returncode
-                self._proc = None
-                raise BrokerStartError(f"broker exited with {code}:\n{self.log_tail()}")
-            if self._started_since(log_offset) and self._port_open():
-                return
-            time.sleep(0.1)
-        self.kill()
-        raise BrokerStartError(f"broker not ready after {timeout}s:\n{self.log_tail()}")
+        self._process.launch(self._java(libs, f"-Xmx{self.heap}", "kafka.Kafka", str(config)), self.console_file)
+        self._process.wait_ready(lambda: self._started_since(log_offset) and self._port_open(), timeout, self.log_tail)
 
     def _started_since(self, offset: int) -> bool:
         if not self.log_file.exists():
@@ -300,27 +261,11 @@ class KafkaBroker:
 
     def stop(self, timeout: float = 30) -> None:
         """SIGTERM (Kafka shuts down cleanly on it), then SIGKILL after ``timeout``."""
-        proc, self._proc = self._proc, None
-        if proc is None:
-            return
-        atexit.unregister(self.kill)
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        self._process.stop(timeout)
 
     def kill(self) -> None:
         """SIGKILL: a crash, for fault tests; the data dir keeps what was flushed."""
-        proc, self._proc = self._proc, None
-        if proc is None:
-            return
-        atexit.unregister(self.kill)
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        self._process.kill()
 
     def restart(self, timeout: float = 60) -> None:
         self.stop()
@@ -332,7 +277,7 @@ class KafkaBroker:
         for path in (self.log_file, self.console_file):
             text = path.read_text(errors="replace") if path.exists() else ""
             if text.strip():
-                parts.append(f"--- {path.name} ---\n{_tail(text, n)}")
+                parts.append(f"--- {path.name} ---\n{tail(text, n)}")
         return "\n".join(parts) or "(no broker output)"
 
     def create_topic(self, name: str, partitions: int, timeout: float = 30) -> None:
@@ -380,17 +325,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "fetch":
         print(fetch_jars())
         return 0
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    broker = KafkaBroker(args.dir, args.heap, args.port, args.controller_port)
-    with broker:
-        print(f"bootstrap={broker.bootstrap}", flush=True)
-        while not stop.wait(0.5):
-            if not broker.is_running():
-                print(f"broker died:\n{broker.log_tail()}", file=sys.stderr)
-                return 1
-    return 0
+    with KafkaBroker(args.dir, args.heap, args.port, args.controller_port) as broker:
+        return serve_until_signal(f"bootstrap={broker.bootstrap}", broker.is_running, broker.log_tail)
 
 
 if __name__ == "__main__":

@@ -17,22 +17,18 @@ CLI::
 from __future__ import annotations
 
 import argparse
-import atexit
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tarfile
 import tempfile
-import threading
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 from types import TracebackType
 
-from sandbox.kafka_broker import JVM_FLAGS, _free_ports, _tail
+from sandbox.processes import JVM_FLAGS, ChildProcess, free_ports, serve_until_signal, tail
 
 VERSION = "3.0.9"
 ARTIFACT = f"io.apicurio:apicurio-registry-app:{VERSION}:tar.gz:all"
@@ -74,7 +70,7 @@ def fetch() -> Path:
         archives = list(scratch.glob("*.tar.gz"))
         if proc.returncode != 0 or len(archives) != 1:
             raise RuntimeError(f"mvn failed to fetch {ARTIFACT} (exit {proc.returncode}):\n"
-                               f"{_tail(proc.stdout + proc.stderr, 40)}")  # fmt: skip
+                               f"{tail(proc.stdout + proc.stderr, 40)}")  # fmt: skip
         with tarfile.open(archives[0]) as archive:
             archive.extractall(scratch / "app", filter="data")
         archives[0].unlink()
@@ -101,7 +97,7 @@ class SchemaRegistry:
         self.heap = heap
         self.port = port
         self.log_file = self.workdir / "registry.log"
-        self._proc: subprocess.Popen[bytes] | None = None
+        self._process = ChildProcess("registry", RegistryStartError)
 
     @property
     def url(self) -> str:
@@ -111,7 +107,7 @@ class SchemaRegistry:
         return f"http://127.0.0.1:{self.port}{CCOMPAT}"
 
     def is_running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
+        return self._process.is_running()
 
     def start(self, timeout: float = 120) -> None:
         """Start the registry and return once it answers ``GET /subjects``."""
@@ -119,26 +115,12 @@ class SchemaRegistry:
             return
         home = fetch()
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self.port = self.port or _free_ports(1)[0]
+        self.port = self.port or free_ports(1)[0]
         cmd = ["java", *JVM_FLAGS, f"-Xmx{self.heap}", "-Dquarkus.http.host=127.0.0.1",
                f"-Dquarkus.http.port={self.port}", f"-Dapicurio.datasource.url=jdbc:h2:file:{self.workdir / 'db'}",
                "-jar", str(home / RUNNER)]  # fmt: skip
-        with self.log_file.open("ab") as log:
-            self._proc = subprocess.Popen(
-                cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=self.workdir,
-                start_new_session=True,
-            )  # fmt: skip
-        atexit.register(self.stop)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                code, self._proc = self._proc.returncode, None
-                raise RegistryStartError(f"registry exited with {code}:\n{self.log_tail()}")
-            if self._ready():
-                return
-            time.sleep(0.2)
-        self.stop()
-        raise RegistryStartError(f"registry not ready after {timeout}s:\n{self.log_tail()}")
+        self._process.launch(cmd, self.log_file, cwd=self.workdir)
+        self._process.wait_ready(self._ready, timeout, self.log_tail)
 
     def _ready(self) -> bool:
         try:
@@ -149,21 +131,11 @@ class SchemaRegistry:
 
     def stop(self, timeout: float = 30) -> None:
         """SIGTERM, then SIGKILL after ``timeout``."""
-        proc, self._proc = self._proc, None
-        if proc is None:
-            return
-        atexit.unregister(self.stop)
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        self._process.stop(timeout)
 
     def log_tail(self, n: int = 40) -> str:
         text = self.log_file.read_text(errors="replace") if self.log_file.exists() else ""
-        return _tail(text, n) or "(no registry output)"
+        return tail(text, n) or "(no registry output)"
 
     def __enter__(self) -> SchemaRegistry:
         self.start()
@@ -188,16 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "fetch":
         print(fetch())
         return 0
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
     with SchemaRegistry(port=args.port) as registry:
-        print(f"url={registry.url}", flush=True)
-        while not stop.wait(0.5):
-            if not registry.is_running():
-                print(f"registry died:\n{registry.log_tail()}", file=sys.stderr)
-                return 1
-    return 0
+        return serve_until_signal(f"url={registry.url}", registry.is_running, registry.log_tail)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ import pytest
 from connector.config import SchemaRegistryConfig, Secret
 from connector.errors import DataError, FatalError, RetriableError
 from connector.schema_registry import SchemaRegistryClient
-from sandbox.kafka_broker import _free_ports
+from sandbox.processes import free_ports
 from sandbox.schema_registry import SchemaRegistry
 
 
@@ -84,7 +84,7 @@ def test_each_answer_has_its_class(server: Server) -> None:
 
 
 def test_an_unreachable_registry_is_retriable() -> None:
-    (port,) = _free_ports(1)
+    (port,) = free_ports(1)
     client = SchemaRegistryClient(SchemaRegistryConfig(url=f"http://127.0.0.1:{port}"))
     with pytest.raises(RetriableError, match=f"cannot reach http://127.0.0.1:{port} for schema id 3: ConnectionError"):
         client.schema(3)

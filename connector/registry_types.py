@@ -496,12 +496,13 @@ class _JsonSchemas:
         raise NoType(f"$ref leads on more than {MAX_DEPTH} times")
 
     def _target(self, ref: str, document: Any) -> _JsonNode:
-        name, _, pointer = ref.partition("#")
-        if name:
-            if name not in self.documents:
+        uri, _, pointer = ref.partition("#")
+        if uri:  # a reference, by its name or a URI ending in it (as the decoder resolves it)
+            named = [d for name, d in self.documents.items() if uri == name or uri.endswith("/" + name)]
+            if not named:
                 known = ", ".join(self.documents) or "none"
                 raise NoType(f"$ref {ref} names no reference of the schema (its references: {known})")
-            document = self.documents[name]
+            document = named[0]
         target = document
         for raw in pointer.split("/")[1:] if pointer else ():
             key = raw.replace("~1", "/").replace("~0", "~")

@@ -13,7 +13,8 @@ Timeplus type that stores exactly the value the decoder produces for the column'
   ``decimal`` decimal(P, S), ``uuid`` uuid, a record json, array(T), map(string, T), and
   ``[null, T]`` nullable(T). A logical type fastavro does not read (``timestamp-nanos``,
   ``duration``, uuid on fixed) is its underlying type, as the decoder sends it.
-* Protobuf (the file's first message): scalars as their kind (64-bit kinds arrive as
+* Protobuf (the file's first top-level message that has every path the mapping reads,
+  else its first message; each value names its own): scalars as their kind (64-bit kinds arrive as
   decimal text, which Timeplus reads into int64 / uint64), ``bytes`` and enums string,
   ``Timestamp`` datetime64(9, 'UTC'), wrappers the wrapped type, ``Struct`` / ``Any`` /
   other messages json, ``repeated`` array(T), ``map<K, V>`` map(K, V) (bool keys string).
@@ -166,8 +167,10 @@ def _column_type(
     where = f"{column.where or column.name} ({_shown(column.path)}, stream {mapping.stream})"
     by_version = {}
     for version in versions:
+        message = _protobuf_message_of(mapping, version.schema) if mapping.format == "protobuf" else 0
         try:
-            by_version[version] = _with_default(schema_type(mapping.format, version.schema, column.path), column)
+            found = schema_type(mapping.format, version.schema, column.path, message=message)
+            by_version[version] = _with_default(found, column)
         except NoType as exc:
             return None, (where, f"{version}: {exc.reason}; give the column a type")
     kinds = set(by_version.values())
@@ -199,9 +202,35 @@ def nullable(type_name: str, why: str) -> str:
         raise NoType(f"{why}, and Timeplus has no nullable {type_name} (a null would be stored as empty)") from None
 
 
-def schema_type(fmt: str, schema: RegisteredSchema, path: Sequence[str]) -> str:
-    """The Timeplus type of the values ``registry_decoding`` produces at ``path``; NoType when none is faithful."""
+def schema_type(fmt: str, schema: RegisteredSchema, path: Sequence[str], *, message: int = 0) -> str:
+    """The Timeplus type of the values ``registry_decoding`` produces at ``path``; NoType when none is faithful.
+
+    ``message``: for Protobuf, which of the file's top-level messages the values are.
+    """
+    if fmt == "protobuf":
+        return _protobuf_type(schema, tuple(path), message)
     return _DERIVERS[fmt](schema, tuple(path))
+
+
+def _protobuf_message_of(mapping: MappingConfig, schema: RegisteredSchema) -> int:
+    """The first of the file's top-level messages that has every path the mapping reads (else the first).
+
+    A subject's schema is a whole file; which message a topic carries is written in each
+    value (its message index), not in the registry.
+    """
+    paths = [c.path for c in mapping.columns if _untyped(c)]
+    try:
+        count = len(_file_descriptor(schema.text, "the schema").message_type)
+    except NoType:
+        return 0
+    for index in range(count):
+        try:
+            for path in paths:
+                _protobuf_type(schema, path, index)
+        except NoType:
+            continue
+        return index
+    return 0
 
 
 def _shown(path: Sequence[str]) -> str:
@@ -347,13 +376,13 @@ _WELL_KNOWN: Final = {
 _ANY_JSON: Final = (".google.protobuf.Value", ".google.protobuf.ListValue")
 
 
-def _protobuf_type(schema: RegisteredSchema, path: tuple[str, ...]) -> str:
+def _protobuf_type(schema: RegisteredSchema, path: tuple[str, ...], index: int = 0) -> str:
     files = [_file_descriptor(schema.text, "the schema")]
     files += [_file_descriptor(r.text, name) for name, r in _named_dependencies(schema)]
     messages = {name: message for f in files for name, message in _messages(f)}
-    if not files[0].message_type:
-        raise NoType("the Protobuf schema has no message")
-    message: descriptor_pb2.DescriptorProto | None = files[0].message_type[0]
+    if len(files[0].message_type) <= index:
+        raise NoType(f"the Protobuf schema has no message {index}")
+    message: descriptor_pb2.DescriptorProto | None = files[0].message_type[index]
     node: descriptor_pb2.FieldDescriptorProto | None = None
     element = False  # node is a repeated field, and the path took one of its elements
     for depth, segment in enumerate(path):
@@ -665,6 +694,5 @@ def _is_index(segment: str) -> bool:
 
 _DERIVERS: Final[dict[str, Callable[[RegisteredSchema, tuple[str, ...]], str]]] = {
     "avro": _avro_type,
-    "protobuf": _protobuf_type,
     "json_schema": _json_schema_type,
 }

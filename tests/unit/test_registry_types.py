@@ -653,3 +653,15 @@ class Unreachable:
 
     def latest(self, subject: str) -> SubjectVersion | None:
         raise RetriableError(f"cannot reach http://sr:8081 for subject {subject}: ConnectionError")
+
+
+def test_a_protobuf_mapping_reads_the_first_message_of_the_file_that_has_its_paths() -> None:
+    # The file defines Event, then Customer: a topic of Customers names index [1] in each value.
+    customers = mappings(
+        "  - topic: c\n    stream: c\n    format: protobuf\n    columns: {n: value.name, t: value.since}"
+    )
+    assert derive(customers, Subjects({"c-value": PROTOBUF})).types == ({"n": "string", "t": "datetime64(9, 'UTC')"},)
+    events = mappings("  - topic: e\n    stream: e\n    format: protobuf\n    columns: {s: value.s, z: value.zip}")
+    derived = derive(events, Subjects({"e-value": PROTOBUF}))
+    assert derived.types == ({"s": "string"},)  # no message has both: the first one's fields, and a problem
+    assert "the message Event has no field zip" in derived.problems[0][1]

@@ -36,7 +36,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
 import fastavro
@@ -94,8 +94,8 @@ class Derived:
     types: tuple[dict[str, str], ...]
     #: (where: a column or mapping, why it has no type) per column without one, and per unusable subject.
     problems: tuple[tuple[str, str], ...] = ()
-    #: The subject versions the types come from, in first-use order.
-    sources: tuple[SubjectVersion, ...] = field(default=())
+    #: The subject versions read, in first-use order.
+    sources: tuple[SubjectVersion, ...] = ()
 
 
 def needs_types(mapping: MappingConfig) -> bool:
@@ -109,38 +109,20 @@ def derive(mappings: Sequence[MappingConfig], registry: LatestSchemas) -> Derive
     Registry errors (unreachable: RetriableError, refused credentials: FatalError)
     propagate; everything about the schemas themselves is a problem.
     """
+    subjects = _Subjects(registry)
     types: list[dict[str, str]] = []
     problems: list[tuple[str, str]] = []
-    latest: dict[str, SubjectVersion | None] = {}
-    unreadable: dict[str, str] = {}
-    listed: list[str] | None = None
     for mapping in mappings:
         found: dict[str, str] = {}
         types.append(found)
         if not needs_types(mapping):
             continue
-        subjects = [f"{topic}-value" for topic in mapping.topics]
-        if mapping.topic_pattern is not None:
-            listed = registry.subjects() if listed is None else listed
-            subjects += sorted(s for s in listed if s.endswith("-value") and mapping.matches(s[: -len("-value")]))
         versions = []
-        for subject in dict.fromkeys(subjects):
-            if subject not in latest and subject not in unreadable:
-                try:
-                    latest[subject] = registry.latest(subject)
-                except DataError as exc:  # e.g. a reference the registry does not have
-                    unreadable[subject] = f"subject {subject}: {exc.reason}"
-            version = latest.get(subject)
-            if subject in unreadable:
-                problems.append((_where(mapping), unreadable[subject]))
-            elif version is None:
-                problems.append((_where(mapping), f"subject {subject} has no registered schema"))
-            elif version.schema.schema_type != SCHEMA_TYPES[mapping.format]:
-                problems.append((_where(mapping), f"{version} is {version.schema.schema_type}, not {mapping.format}"))
+        for version in subjects.of(mapping):
+            if isinstance(version, str):
+                problems.append((_where(mapping), version))
             else:
                 versions.append(version)
-        if not subjects:
-            problems.append((_where(mapping), f"no registered subject <topic>-value matches {mapping.topic_pattern}"))
         for column in mapping.columns:
             if versions and _untyped(column):
                 type_name, problem = _column_type(mapping, column, versions)
@@ -148,8 +130,43 @@ def derive(mappings: Sequence[MappingConfig], registry: LatestSchemas) -> Derive
                     found[column.name] = type_name
                 if problem is not None:
                     problems.append(problem)
-    used = tuple(v for v in latest.values() if v is not None and v.schema.schema_type in SCHEMA_TYPES.values())
-    return Derived(tuple(types), tuple(problems), used)
+    return Derived(tuple(types), tuple(problems), tuple(subjects.used))
+
+
+class _Subjects:
+    """The registry's subjects, each asked for once: the latest versions a mapping's topics name."""
+
+    def __init__(self, registry: LatestSchemas) -> None:
+        self._registry = registry
+        self._latest: dict[str, SubjectVersion | str] = {}
+        self._listed: list[str] | None = None
+        self.used: list[SubjectVersion] = []
+
+    def of(self, mapping: MappingConfig) -> list[SubjectVersion | str]:
+        """The latest version of each subject feeding ``mapping``, or why there is none."""
+        names = [f"{topic}-value" for topic in mapping.topics]
+        if mapping.topic_pattern is not None:
+            self._listed = self._registry.subjects() if self._listed is None else self._listed
+            suffix = len("-value")
+            names += sorted(s for s in self._listed if s.endswith("-value") and mapping.matches(s[:-suffix]))
+            if not names:
+                return [f"no registered subject <topic>-value matches {mapping.topic_pattern}"]
+        found = [self._version(name) for name in dict.fromkeys(names)]
+        kind = SCHEMA_TYPES[mapping.format]
+        return [v if isinstance(v, str) or v.schema.schema_type == kind else
+                f"{v} is {v.schema.schema_type}, not {mapping.format}" for v in found]  # fmt: skip
+
+    def _version(self, subject: str) -> SubjectVersion | str:
+        if subject not in self._latest:
+            try:
+                version = self._registry.latest(subject)
+            except DataError as exc:  # e.g. a reference the registry does not have
+                self._latest[subject] = f"subject {subject}: {exc.reason}"
+            else:
+                self._latest[subject] = version or f"subject {subject} has no registered schema"
+                if version is not None:
+                    self.used.append(version)
+        return self._latest[subject]
 
 
 def _untyped(column: ColumnConfig) -> bool:

@@ -330,12 +330,19 @@ def proto_file() -> descriptor_pb2.FileDescriptorProto:
     return file
 
 
-def proto_event() -> bytes:
+def event_class() -> Any:
     pool = descriptor_pool.DescriptorPool()
     for module in (timestamp_pb2, wrappers_pb2, struct_pb2):
         pool.AddSerializedFile(module.DESCRIPTOR.serialized_pb)
     pool.Add(proto_file())
-    event: Any = message_factory.GetMessageClass(pool.FindMessageTypeByName("kinds.Event"))()
+    return message_factory.GetMessageClass(pool.FindMessageTypeByName("kinds.Event"))
+
+
+EVENT_CLASS = event_class()
+
+
+def proto_event() -> bytes:
+    event: Any = EVENT_CLASS()
     event.d, event.f, event.i64, event.s64 = 0.1, 0.25, -(2**63), -5
     event.u64, event.x64, event.i32, event.u32 = 2**64 - 1, 7, -(2**31), 2**32 - 1
     event.ok, event.s, event.b, event.color = True, "ü", b"\x00\xff", 1
@@ -380,6 +387,32 @@ def test_protobuf_types_store_the_decoded_values_exactly(path: tuple[str, ...], 
     assert schema_type("protobuf", PROTOBUF, path) == type_name
     value = value_at(decoded(PROTOBUF, proto_event()), path)
     assert landed(type_name, value) == (value if stored is None else stored)
+
+
+PROTOBUF_SCALARS = {
+    "d": st.floats(), "f": st.floats(width=32), "i64": st.integers(-(2**63), 2**63 - 1),
+    "s64": st.integers(-(2**63), 2**63 - 1), "u64": st.integers(0, 2**64 - 1), "x64": st.integers(0, 2**64 - 1),
+    "i32": st.integers(-(2**31), 2**31 - 1), "u32": st.integers(0, 2**32 - 1), "ok": st.booleans(), "s": st.text(),
+    "b": st.binary(),
+}  # fmt: skip
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.fixed_dictionaries(PROTOBUF_SCALARS), st.datetimes(datetime(1900, 1, 1), datetime(2262, 4, 11)))
+def test_derived_protobuf_scalar_types_store_every_value_exactly(values: dict[str, Any], at: datetime) -> None:
+    event = EVENT_CLASS(**values)
+    event.at.FromDatetime(at)
+    body: bytes = event.SerializeToString()
+    message = decoded(PROTOBUF, b"\x00" + body)
+    for name, value in values.items():
+        stored = landed(schema_type("protobuf", PROTOBUF, (name,)), message[name])
+        if name == "b":
+            assert base64.b64decode(stored) == value
+        elif isinstance(value, float) and value != value:
+            assert stored != stored  # NaN
+        else:
+            assert stored == value, name
+    assert landed(schema_type("protobuf", PROTOBUF, ("at",)), message["at"]) == at.strftime("%Y-%m-%d %H:%M:%S.%f000")
 
 
 @pytest.mark.parametrize(

@@ -180,6 +180,10 @@ def _same(v: Any) -> Any:
 INSTANTS = st.datetimes(datetime(1900, 1, 1), datetime(2299, 12, 31), timezones=st.just(UTC))
 
 
+#: datetime64(9) counts nanoseconds in 64 bits: it ends in 2262.
+NANOSECOND_INSTANTS = st.datetimes(datetime(1900, 1, 1), datetime(2262, 4, 11), timezones=st.just(UTC))
+
+
 def _millis(dt: datetime) -> datetime:
     return dt.replace(microsecond=dt.microsecond // 1000 * 1000)
 
@@ -510,6 +514,48 @@ JSON_EVENT = {
 def test_json_schema_types_store_the_decoded_values_exactly(path: tuple[str, ...], type_name: str, stored: Any) -> None:
     assert schema_type("json_schema", JSON_SCHEMA, path) == type_name
     assert landed(type_name, value_at(decoded(JSON_SCHEMA, orjson.dumps(JSON_EVENT)), path)) == stored
+
+
+JSON_LEAVES = [
+    Kind({"type": "integer"}, st.integers(-(2**63), 2**63 - 1), _same),
+    Kind({"type": "number"}, st.floats(allow_nan=False, allow_infinity=False), _same),
+    Kind({"type": "boolean"}, st.booleans(), _same),
+    Kind({"type": "string"}, st.text(), _same),
+    Kind({"type": "string", "format": "date-time"}, NANOSECOND_INSTANTS.map(lambda dt: dt.isoformat()),
+         lambda text: datetime.fromisoformat(text).strftime("%Y-%m-%d %H:%M:%S.%f000")),
+    Kind({"type": "string", "format": "date"}, st.dates(date(1900, 1, 1), date(2299, 12, 31)).map(date.isoformat),
+         _same),
+    Kind({"type": "string", "format": "uuid"}, st.uuids().map(str), _same),
+    Kind({"type": "string", "format": "ipv4"}, st.ip_addresses(v=4).map(str), _same),
+    Kind({"enum": ["a", "b"]}, st.sampled_from(["a", "b"]), _same),
+]  # fmt: skip
+JSON_SCALARS = st.sampled_from(JSON_LEAVES)
+JSON_KINDS = st.one_of(
+    JSON_SCALARS,
+    JSON_SCALARS.map(lambda k: Kind({"anyOf": [k.schema, {"type": "null"}]}, st.none() | k.values,
+                                    lambda v: None if v is None else k.stored(v))),
+    JSON_SCALARS.map(lambda k: Kind({"type": "array", "items": k.schema}, st.lists(k.values, max_size=3),
+                                    lambda vs: [k.stored(v) for v in vs])),
+    JSON_SCALARS.map(lambda k: Kind({"type": "object", "additionalProperties": k.schema},
+                                    st.dictionaries(st.text(max_size=3), k.values, max_size=3),
+                                    lambda vs: {key: k.stored(v) for key, v in vs.items()})),
+)  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(JSON_KINDS, min_size=1, max_size=6).flatmap(
+    lambda kinds: st.tuples(st.just(kinds), st.tuples(*(k.values for k in kinds)))))  # fmt: skip
+def test_derived_json_schema_types_store_every_valid_document_exactly(
+    generated: tuple[list[Kind], tuple[Any, ...]],
+) -> None:
+    kinds, values = generated
+    properties = {f"p{i}": k.schema for i, k in enumerate(kinds)}
+    schema = RegisteredSchema("JSON", json.dumps({"type": "object", "properties": {"inner": {
+        "type": "object", "properties": properties}}, "$defs": {"unused": {}}}))  # fmt: skip
+    document = decoded(schema, orjson.dumps({"inner": {f"p{i}": v for i, v in enumerate(values)}}))
+    for i, (kind, value) in enumerate(zip(kinds, values, strict=True)):
+        path = ("inner", f"p{i}")
+        assert landed(schema_type("json_schema", schema, path), value_at(document, path)) == kind.stored(value)
 
 
 @pytest.mark.parametrize(

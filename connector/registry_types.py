@@ -224,9 +224,13 @@ def schema_type(fmt: str, schema: RegisteredSchema, path: Sequence[str], *, mess
 
     ``message``: for Protobuf, which of the file's top-level messages the values are.
     """
-    if fmt == "protobuf":
-        return _protobuf_type(schema, tuple(path), message)
-    return _DERIVERS[fmt](schema, tuple(path))
+    try:
+        if fmt == "protobuf":
+            return _protobuf_type(schema, tuple(path), message)
+        return _DERIVERS[fmt](schema, tuple(path))
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, RecursionError) as exc:
+        # A schema the registry accepted but whose parts are not what its kind defines.
+        raise NoType(f"the schema is malformed on the way to {_shown(path)} ({type(exc).__name__}: {exc})") from None
 
 
 def _protobuf_message_of(mapping: MappingConfig, schema: RegisteredSchema) -> int:
@@ -279,14 +283,14 @@ MAX_DECIMAL_PRECISION: Final = 76
 def _avro_type(schema: RegisteredSchema, path: tuple[str, ...]) -> str:
     named: dict[str, Any] = {}
     try:
-        for reference in _dependencies(schema):
+        for _, reference in _named_dependencies(schema):
             fastavro.parse_schema(json.loads(reference.text), named)
         node = fastavro.parse_schema(json.loads(schema.text), named)
     except (ValueError, TypeError, KeyError, fastavro.schema.SchemaParseException) as exc:
         raise NoType(f"not a valid Avro schema: {exc}") from None
     for depth, segment in enumerate(path):
         node = _avro_step(_avro_named(node, named), segment, path[: depth + 1], named)
-    return _avro_leaf(node, named, path, 0)
+    return _avro_leaf(node, named, path)
 
 
 def _avro_named(node: Any, named: dict[str, Any]) -> Any:
@@ -317,13 +321,13 @@ def _avro_step(node: Any, segment: str, path: tuple[str, ...], named: dict[str, 
     raise NoType(f"{_shown(path[:-1])} is {_avro_names([node])}, which has no {segment}")
 
 
-def _avro_leaf(node: Any, named: dict[str, Any], path: tuple[str, ...], depth: int) -> str:
+def _avro_leaf(node: Any, named: dict[str, Any], path: tuple[str, ...]) -> str:
     node = _avro_named(node, named)
     if isinstance(node, list):
         branches = [b for b in node if b != "null"]
         if len(branches) != 1:
             raise NoType(f"{_shown(path)} is a union of {_avro_names(branches)}: no one Timeplus type holds them all")
-        inner = _avro_leaf(branches[0], named, path, depth)
+        inner = _avro_leaf(branches[0], named, path)
         return nullable(inner, f"{_shown(path)} may be null") if len(branches) < len(node) else inner
     if isinstance(node, str):
         if node not in _AVRO_PRIMITIVES:
@@ -344,11 +348,11 @@ def _avro_leaf(node: Any, named: dict[str, Any], path: tuple[str, ...], depth: i
     if kind in ("enum", "fixed"):
         return "string"
     if kind in ("array", "map"):
-        inner = _avro_leaf(node["items" if kind == "array" else "values"], named, path, depth + 1)
+        inner = _avro_leaf(node["items" if kind == "array" else "values"], named, path)
         if inner == "json":
             raise NoType(f"{_shown(path)} is an {kind} of records, which has no faithful Timeplus type")
         return f"array({inner})" if kind == "array" else f"map(string, {inner})"
-    return _avro_leaf(kind, named, path, depth)
+    return _avro_leaf(kind, named, path)
 
 
 def _avro_names(branches: list[Any]) -> str:
@@ -572,6 +576,13 @@ def _json_schema_type(schema: RegisteredSchema, path: tuple[str, ...]) -> str:
 def _json_branches(schemas: _JsonSchemas, node: _JsonNode, path: Sequence[str]) -> tuple[list[_JsonNode], bool]:
     """The non-null alternatives of a node (``type`` lists, ``oneOf``, ``anyOf``), and whether null is one."""
     node = schemas.resolve(node)
+    for _ in range(MAX_DEPTH):  # a lone allOf part stands for the node (and may be a $ref back to it)
+        parts = node.schema.get("allOf") if isinstance(node.schema, dict) else None
+        if parts is None:
+            break
+        if len(parts) != 1:
+            raise NoType(f"{_shown(path)} combines {len(parts)} schemas (allOf): no type is derived from that")
+        node = schemas.resolve(_JsonNode(parts[0], node.document))
     schema = node.schema
     if schema is True or schema == {}:
         raise NoType(f"{_shown(path)} may be any JSON value")
@@ -583,10 +594,7 @@ def _json_branches(schemas: _JsonSchemas, node: _JsonNode, path: Sequence[str]) 
             branches = [b for b in options if not _json_is_null(b.schema)]
             return branches, len(branches) < len(options)
     if "allOf" in schema:
-        parts = list(schema["allOf"])
-        if len(parts) != 1:
-            raise NoType(f"{_shown(path)} combines {len(parts)} schemas (allOf): no type is derived from that")
-        return _json_branches(schemas, _JsonNode(parts[0], node.document), path)
+        raise NoType(f"{_shown(path)}: allOf leads on more than {MAX_DEPTH} times")
     kind = schema.get("type")
     if isinstance(kind, list):
         kinds = [k for k in kind if k != "null"]
@@ -692,12 +700,8 @@ def _json_document(text: str, name: str) -> Any:
 # -- shared ----------------------------------------------------------------------------------
 
 
-def _dependencies(schema: RegisteredSchema, depth: int = 0) -> Iterator[RegisteredSchema]:
-    """Every schema ``schema`` references, each after those it references itself."""
-    return (r for _, r in _named_dependencies(schema, depth))
-
-
 def _named_dependencies(schema: RegisteredSchema, depth: int = 0) -> Iterator[tuple[str, RegisteredSchema]]:
+    """Every schema ``schema`` references, with its name, each after those it references itself."""
     if depth > MAX_DEPTH:
         raise NoType(f"schema references nest deeper than {MAX_DEPTH}")
     for name, reference in schema.references:

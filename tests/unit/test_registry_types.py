@@ -744,3 +744,45 @@ def test_a_protobuf_mapping_reads_the_first_message_of_the_file_that_has_its_pat
     derived = derive(events, Subjects({"e-value": PROTOBUF}))
     assert derived.types == ({"s": "string"},)  # no message has both: the first one's fields, and a problem
     assert "the message Event has no field zip" in derived.problems[0][1]
+
+
+def test_json_schema_all_of_a_single_part_is_that_part_and_loops_are_refused() -> None:
+    one = RegisteredSchema("JSON", json.dumps({"properties": {"n": {"allOf": [{"$ref": "#/$defs/N"}]}},
+                                               "$defs": {"N": {"type": "integer"}}}))  # fmt: skip
+    assert schema_type("json_schema", one, ("n",)) == "int64"
+    looping = RegisteredSchema("JSON", json.dumps({"allOf": [{"$ref": "#"}]}))
+    with pytest.raises(NoType, match="value: allOf leads on more than 64 times"):
+        schema_type("json_schema", looping, ())
+    two = RegisteredSchema("JSON", json.dumps({"allOf": [{"type": "object"}, {"required": ["a"]}]}))
+    with pytest.raises(NoType, match=r"value combines 2 schemas \(allOf\)"):
+        schema_type("json_schema", two, ())
+
+
+SCHEMA_KEYS = ["type", "properties", "items", "additionalProperties", "$ref", "oneOf", "anyOf", "allOf", "format",
+               "enum", "fields", "name", "symbols", "values", "logicalType", "precision", "scale", "size", "a",
+               "x"]  # fmt: skip
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-3, 3) | st.sampled_from(["string", "integer", "null", "object", "array",
+    "record", "long", "#", "#/a", "x.json", "decimal", "date-time", "items", "fields", "type", "properties"]),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(SCHEMA_KEYS), inner, max_size=4),
+    max_leaves=12,
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(["avro", "json_schema"]),
+    JSON_VALUES,
+    st.lists(st.sampled_from(["a", "x", "0", "1", "items"]), max_size=3),
+)
+def test_any_schema_text_gives_a_type_timeplus_knows_or_a_reason(fmt: str, schema: Any, path: list[str]) -> None:
+    registered = RegisteredSchema(SCHEMA_KINDS[fmt], json.dumps(schema), (("x.json", RegisteredSchema("JSON", "{}")),))
+    try:
+        type_name = schema_type(fmt, registered, path)
+    except NoType as exc:
+        assert exc.reason
+    else:
+        emulator_type(type_name)  # a type Timeplus (the emulator) knows
+
+
+SCHEMA_KINDS = {"avro": "AVRO", "json_schema": "JSON"}

@@ -22,6 +22,7 @@ from connector.stream_schema import implied_streams
 if TYPE_CHECKING:
     from connector.metrics import PrometheusMetrics
     from connector.progress import LineProgress, TerminalProgress
+    from connector.registry_types import Derived
     from connector.status_server import StatusServer
 
 log = logging.getLogger("connector")
@@ -112,31 +113,39 @@ def _positive(text: str) -> int:
 
 
 def _check(config: Config) -> int:
-    findings = _online_findings(config)
+    findings = _online_findings(config, registry=True)
     print(findings_table(findings))
     return EXIT_FATAL if problems(findings) else EXIT_OK
 
 
-def _online_findings(config: Config, *, raise_fatal: bool = False) -> list[Finding]:
+def _online_findings(config: Config, *, raise_fatal: bool = False, registry: bool = False) -> list[Finding]:
+    """``registry``: give untyped registry columns their schemas' types (``check``; ``run`` waits the registry out)."""
     from connector.kafka_admin import KafkaInspector
+    from connector.schema_registry import SchemaRegistryClient
     from connector.timeplus import TimeplusClient
     from connector.timeplus_admin import TimeplusAdmin
 
     kafka = KafkaInspector(config.kafka)
     client = TimeplusClient(config.timeplus)
+    schemas = SchemaRegistryClient(config.schema_registry) if registry and config.schema_registry else None
     try:
-        return preflight.check(config, kafka, TimeplusAdmin(client, config.timeplus), raise_fatal=raise_fatal)
+        admin = TimeplusAdmin(client, config.timeplus)
+        return preflight.check(config, kafka, admin, raise_fatal=raise_fatal, registry=schemas)
     finally:
         kafka.close()
         client.close()
+        if schemas is not None:
+            schemas.close()
 
 
 def _create_streams(config: Config, *, dry_run: bool) -> int:
     from connector.timeplus import TimeplusClient
     from connector.timeplus_admin import TimeplusAdmin
 
-    streams = implied_streams(config.mappings)
-    unusable = [f"stream {s.name}: {c}" for s in streams for c in s.conflicts]
+    derived = _derived_types(config)
+    streams = implied_streams(config.mappings, derived.types)
+    unusable = [f"{where}: {why}" for where, why in derived.problems]
+    unusable += [f"stream {s.name}: {c}" for s in streams for c in s.conflicts]
     for stream in streams:
         try:
             print(stream.create_sql() + ";")
@@ -159,6 +168,21 @@ def _create_streams(config: Config, *, dry_run: bool) -> int:
     finally:
         client.close()
     return EXIT_OK
+
+
+def _derived_types(config: Config) -> Derived:
+    """The types registered schemas give the untyped columns of registry mappings (none without a registry)."""
+    from connector.registry_types import Derived, derive, needs_types
+
+    if config.schema_registry is None or not any(needs_types(m) for m in config.mappings):
+        return Derived(tuple({} for _ in config.mappings))
+    from connector.schema_registry import SchemaRegistryClient
+
+    schemas = SchemaRegistryClient(config.schema_registry)
+    try:
+        return derive(config.mappings, schemas)
+    finally:
+        schemas.close()
 
 
 def _preview(config: Config, per_partition: int) -> int:

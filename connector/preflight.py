@@ -4,6 +4,8 @@ Kafka: reachable, every named topic exists, every ``topic_pattern`` matches a to
 warning otherwise: the topic may come later), every ``dlq_topic`` exists (a warning: the
 broker may create it). Timeplus: reachable, the credentials accepted, every target
 stream exists, every mapped column exists with a type that stores what the mapping sends.
+With a Schema Registry (``check``): the latest schema of each registry mapping's subjects
+gives its untyped columns their types (``registry_types``), compared like explicit ones.
 
 The checks take the adapters as ports and return immutable findings; the CLI prints them.
 """
@@ -16,6 +18,7 @@ from typing import Protocol
 from connector.config import Config, MappingConfig
 from connector.errors import ConnectorError, FatalError
 from connector.findings import Finding, Level
+from connector.registry_types import Derived, LatestSchemas, derive, needs_types
 from connector.stream_schema import StreamSchema, fit
 
 
@@ -42,13 +45,42 @@ class StreamCatalog(Protocol):
         ...
 
 
-def check(config: Config, kafka: TopicCatalog, timeplus: StreamCatalog, *, raise_fatal: bool = False) -> list[Finding]:
-    """Every finding about Kafka, then about Timeplus; a problem in one does not hide the other.
+def check(
+    config: Config,
+    kafka: TopicCatalog,
+    timeplus: StreamCatalog,
+    *,
+    raise_fatal: bool = False,
+    registry: LatestSchemas | None = None,
+) -> list[Finding]:
+    """Every finding about Kafka, then the registry (when given), then Timeplus; a problem in one hides no other.
 
     With ``raise_fatal`` (``run``), refused credentials raise their FatalError instead of
     becoming a finding: a fatal error, reported in one line like any other.
     """
-    return [*check_kafka(config, kafka, raise_fatal), *check_timeplus(config, timeplus, raise_fatal)]
+    found, derived = check_registry(config, registry, raise_fatal) if registry is not None else ([], None)
+    return [*check_kafka(config, kafka, raise_fatal), *found, *check_timeplus(config, timeplus, raise_fatal, derived)]
+
+
+def check_registry(
+    config: Config, registry: LatestSchemas, raise_fatal: bool = False
+) -> tuple[list[Finding], Derived | None]:
+    """The types the registry's latest schemas give untyped columns; a warning per column they give none."""
+    if not any(needs_types(m) for m in config.mappings):
+        return [], None
+    url = config.schema_registry.url if config.schema_registry else "schema registry"
+    try:
+        derived = derive(config.mappings, registry)
+    except FatalError as exc:
+        if raise_fatal:
+            raise
+        return [Finding(Level.PROBLEM, "schema registry", url, str(exc))], None
+    except ConnectorError as exc:
+        return [Finding(Level.PROBLEM, "schema registry", url, f"unreachable: {exc}")], None
+    findings = [Finding(Level.OK, "schema", v.subject, f"latest: version {v.version}") for v in derived.sources]
+    for where, why in derived.problems:
+        findings.append(Finding(Level.WARNING, "schema", where, f"{why}; values go as they come"))
+    return findings, derived
 
 
 def check_kafka(config: Config, kafka: TopicCatalog, raise_fatal: bool = False) -> list[Finding]:
@@ -80,8 +112,10 @@ def check_kafka(config: Config, kafka: TopicCatalog, raise_fatal: bool = False) 
     return findings
 
 
-def check_timeplus(config: Config, timeplus: StreamCatalog, raise_fatal: bool = False) -> list[Finding]:
-    """Timeplus reachable with these credentials; streams and mapped columns exist and fit."""
+def check_timeplus(
+    config: Config, timeplus: StreamCatalog, raise_fatal: bool = False, derived: Derived | None = None
+) -> list[Finding]:
+    """Timeplus reachable with these credentials; streams and mapped columns exist and fit (``derived``: see check)."""
     streams = list(dict.fromkeys(m.stream for m in config.mappings))
     findings: list[Finding] = []
     for index, stream in enumerate(streams):
@@ -100,7 +134,9 @@ def check_timeplus(config: Config, timeplus: StreamCatalog, raise_fatal: bool = 
             findings.append(Finding(Level.PROBLEM, "stream", stream, detail))
             continue
         findings.append(Finding(Level.OK, "stream", stream, f"{len(schema.columns)} column(s)"))
-        findings.extend(_columns(schema, [m for m in config.mappings if m.stream == stream]))
+        types = derived.types if derived is not None else tuple({} for _ in config.mappings)
+        feeding = [(m, t) for m, t in zip(config.mappings, types, strict=True) if m.stream == stream]
+        findings.extend(_columns(schema, feeding))
     return findings
 
 
@@ -119,16 +155,16 @@ def _pattern(mapping: MappingConfig, topics: dict[str, int]) -> Finding:
     return Finding(Level.OK, "topic", pattern, f"matches {shown}")
 
 
-def _columns(schema: StreamSchema, mappings: list[MappingConfig]) -> Iterator[Finding]:
+def _columns(schema: StreamSchema, mappings: list[tuple[MappingConfig, dict[str, str]]]) -> Iterator[Finding]:
     seen: set[tuple[str, Level, str]] = set()
-    for mapping in mappings:
+    for mapping, derived in mappings:
         for column in mapping.columns:
             subject = f"{schema.name}.{column.name}"
             found = schema.column(column.name)
             if found is None:
                 level, detail = Level.PROBLEM, "the stream has no such column"
             else:
-                level, detail = fit(found.type, column)
+                level, detail = fit(found.type, column, derived.get(column.name))
             if (subject, level, detail) not in seen:
                 seen.add((subject, level, detail))
                 yield Finding(level, "column", subject, detail)

@@ -25,7 +25,7 @@ import json
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from datetime import time as time_of_day
 from decimal import Decimal
 from typing import Any, Final
@@ -368,7 +368,8 @@ def _message_indexes(index: bytes, schema_id: int) -> list[int]:
 
 def _json_schema_reader(schema_id: int, registered: RegisteredSchema) -> Reader:
     try:
-        validate = fastjsonschema.compile(json.loads(registered.text))
+        handlers = _ReferencedDocuments(registered)
+        validate = fastjsonschema.compile(json.loads(registered.text), handlers=handlers)
     except (ValueError, fastjsonschema.JsonSchemaDefinitionException) as exc:
         raise DataError(f"schema {schema_id} is not a usable JSON Schema: {exc}") from None
     invalid = fastjsonschema.JsonSchemaValueException
@@ -385,3 +386,37 @@ def _json_schema_reader(schema_id: int, registered: RegisteredSchema) -> Reader:
         return decoded
 
     return read
+
+
+class _ReferencedDocuments(Mapping[str, Callable[[str], Any]]):
+    """fastjsonschema's ``$ref`` handlers for every URI scheme: the schema's references, never the network.
+
+    A ``$ref`` names a reference by its name (``customer.json``), or by a URI ending in it.
+    """
+
+    def __init__(self, registered: RegisteredSchema) -> None:
+        self._documents: dict[str, Any] = {}
+        pending = list(registered.references)
+        while pending:
+            name, reference = pending.pop()
+            if name not in self._documents:
+                self._documents[name] = json.loads(reference.text)
+                pending += reference.references
+
+    def _fetch(self, uri: str) -> Any:
+        for name, document in self._documents.items():
+            if uri == name or uri.endswith("/" + name):
+                return document
+        raise ValueError(f"$ref {uri} names no reference of the schema")
+
+    def __getitem__(self, scheme: str) -> Callable[[str], Any]:
+        return self._fetch
+
+    def __contains__(self, scheme: object) -> bool:
+        return True
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0

@@ -1,8 +1,10 @@
-"""The Schema Registry client: fetches the schema of an id over Confluent's REST API.
+"""The Schema Registry client: fetches schemas over Confluent's REST API.
 
 Any Confluent-compatible registry will do (Confluent's, Apicurio's ``/apis/ccompat/v7``,
-Redpanda's, Karapace). It satisfies ``ports.SchemaSource``: an unreachable registry or a
-429/5xx answer is retriable, an unknown id a data error, refused credentials fatal.
+Redpanda's, Karapace). It satisfies ``ports.SchemaSource`` (the schema of an id, for
+decoding) and ``registry_types.LatestSchemas`` (subjects and their latest versions, for
+``create-streams`` and ``check``): an unreachable registry or a 429/5xx answer is
+retriable, an unknown id a data error, refused credentials fatal.
 Protobuf schemas are asked for in the serialized form (``?format=serialized``), which is
 what ``registry_decoding`` compiles. TLS as for Timeplus: an ``https`` URL, verified with
 the CA bundle the environment names (``REQUESTS_CA_BUNDLE``) or the system's.
@@ -19,6 +21,7 @@ import requests
 from connector.config import SchemaRegistryConfig
 from connector.errors import DataError, FatalError, RetriableError
 from connector.ports import RegisteredSchema
+from connector.registry_types import SubjectVersion
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +51,25 @@ class SchemaRegistryClient:
         document = self._get(f"/schemas/ids/{schema_id}", f"schema id {schema_id}")
         return self._registered(document, 0)
 
+    def subjects(self) -> list[str]:
+        """Every subject the registry holds; see ``registry_types.LatestSchemas``."""
+        listed = self._fetch("/subjects", "the subject list")
+        if not isinstance(listed, list) or not all(isinstance(s, str) for s in listed):
+            raise FatalError(f"schema registry: the subject list is not a list of names: {str(listed)[:200]!r}")
+        return listed
+
+    def latest(self, subject: str) -> SubjectVersion | None:
+        """The latest version of ``subject``, or None when the registry has none."""
+        what = f"subject {subject}"
+        try:
+            document = self._get(f"/subjects/{quote(subject, safe='')}/versions/latest", what)
+        except DataError:  # 404: no such subject
+            return None
+        version, schema_id = document.get("version"), document.get("id")
+        if not isinstance(version, int) or not isinstance(schema_id, int):
+            raise FatalError(f"schema registry: {what}: no version or id in {str(document)[:200]!r}")
+        return SubjectVersion(subject, version, schema_id, self._registered(document, 0))
+
     def close(self) -> None:
         self._session.close()
 
@@ -63,6 +85,13 @@ class SchemaRegistryClient:
         return RegisteredSchema(str(document.get("schemaType") or "AVRO"), str(document["schema"]), tuple(references))
 
     def _get(self, path: str, what: str) -> dict[str, Any]:
+        """A schema document (``{"schema", "schemaType", "references", ...}``)."""
+        document = self._fetch(path, what)
+        if not isinstance(document, dict) or not isinstance(document.get("schema"), str):
+            raise FatalError(f"schema registry: {what}: unexpected answer {str(document)[:200]!r}")
+        return document
+
+    def _fetch(self, path: str, what: str) -> Any:
         try:
             answer = self._session.get(self._url + path, params={"format": "serialized"}, timeout=self._timeout)
         except requests.RequestException as exc:
@@ -70,12 +99,9 @@ class SchemaRegistryClient:
         status = answer.status_code
         if status == 200:
             try:
-                document = answer.json()
+                return answer.json()
             except ValueError:
                 raise RetriableError(f"{what}: the answer is not JSON (HTTP 200)") from None
-            if not isinstance(document, dict) or not isinstance(document.get("schema"), str):
-                raise FatalError(f"schema registry: {what}: unexpected answer {answer.text[:200]!r}")
-            return document
         reason = _reason(answer)
         if status == 404:
             raise DataError(f"the schema registry has no {what} ({reason})")

@@ -5,14 +5,15 @@ Pure: ``check`` and ``create-streams`` use it with schemas read through Timeplus
 * ``implied_type`` — the type a column sends: its ``type``, else what its source always
   is (``key``, ``headers.*``, ``topic``: string; ``partition``: int32; ``offset`` and an
   untyped ``timestamp``: int64 epoch ms; a constant: its own kind). An untyped ``value``
-  column passes values as they come, so nothing can be said about it.
+  column passes values as they come: only a registry schema says what they are
+  (``registry_types.derive``, passed in as ``derived``); otherwise nothing can be said.
 * ``fit`` — can a stream column of type S store what the mapping sends as type T?
 * ``implied_streams`` — each stream's columns, merged over the mappings that feed it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from connector.config import ColumnConfig, MappingConfig, SourceKind
@@ -70,23 +71,31 @@ class ImpliedStream:
         return f"CREATE STREAM IF NOT EXISTS {_quote(self.name)} ({columns})"
 
 
-def implied_type(column: ColumnConfig) -> str | None:
-    """The Timeplus type of what ``column`` sends, or None when only the data knows."""
+def implied_type(column: ColumnConfig, derived: str | None = None) -> str | None:
+    """The Timeplus type of what ``column`` sends (``derived`` from a schema), or None when only the data knows."""
     if column.type is not None:
         return str(column.type)
+    if derived is not None:
+        return derived
     if column.kind is SourceKind.CONSTANT:
         return _CONSTANT.get(type(column.constant))
     return _BY_SOURCE.get(column.kind)
 
 
-def implied_streams(mappings: Sequence[MappingConfig]) -> list[ImpliedStream]:
-    """Every target stream once, in config order, with its columns in first-seen order."""
+def implied_streams(
+    mappings: Sequence[MappingConfig], derived: Sequence[Mapping[str, str]] = ()
+) -> list[ImpliedStream]:
+    """Every target stream once, in config order, with its columns in first-seen order.
+
+    ``derived``: per mapping, the types of untyped columns read from registry schemas.
+    """
     found: dict[str, dict[str, str | None]] = {}
     conflicts: dict[str, list[str]] = {}
-    for mapping in mappings:
+    for index, mapping in enumerate(mappings):
         columns = found.setdefault(mapping.stream, {})
+        from_schema = derived[index] if index < len(derived) else {}
         for column in mapping.columns:
-            type_name = implied_type(column)
+            type_name = implied_type(column, from_schema.get(column.name))
             if column.name not in columns or columns[column.name] is None:
                 columns[column.name] = type_name
             elif type_name is not None and type_name != columns[column.name]:
@@ -98,9 +107,9 @@ def implied_streams(mappings: Sequence[MappingConfig]) -> list[ImpliedStream]:
     ]
 
 
-def fit(stream_type: str, column: ColumnConfig) -> tuple[Level, str]:
-    """Whether a stream column of ``stream_type`` stores what ``column`` sends, and why."""
-    sent = implied_type(column)
+def fit(stream_type: str, column: ColumnConfig, derived: str | None = None) -> tuple[Level, str]:
+    """Whether a stream column of ``stream_type`` stores what ``column`` sends (as ``derived``), and why."""
+    sent = implied_type(column, derived)
     if sent is None:
         return Level.OK, f"{stream_type}; untyped: values go as they come"
     try:
@@ -108,7 +117,8 @@ def fit(stream_type: str, column: ColumnConfig) -> tuple[Level, str]:
     except ValueError as exc:
         return Level.WARNING, f"cannot read the stream's type {stream_type!r} ({exc})"
     level, why = _fit(target, parse_type(sent))
-    detail = f"stream has {stream_type}, the mapping sends {sent}"
+    origin = " (by the registry schema)" if column.type is None and derived is not None else ""
+    detail = f"stream has {stream_type}, the mapping sends {sent}{origin}"
     return level, f"{detail}: {why}" if why else stream_type
 
 

@@ -124,3 +124,41 @@ def test_references_are_fetched_with_the_schema(schema_registry: SchemaRegistry,
         (f"shop.Money{unique}", f"Money{unique}")
     ]
     client.close()
+
+
+def test_subjects_and_their_latest_versions(schema_registry: SchemaRegistry, unique: str) -> None:
+    subject = f"latest-{unique}-value"
+    for name in ("a", "b"):
+        record = {"type": "record", "name": "R", "fields": [{"name": name, "type": "long"}]}
+        request = urllib.request.Request(
+            f"{schema_registry.url}/subjects/{subject}/versions",
+            data=json.dumps({"schema": json.dumps(record)}).encode(),
+            headers={"Content-Type": "application/vnd.schemaregistry.v1+json"},
+        )
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            last_id = int(json.loads(answer.read())["id"])
+    client = SchemaRegistryClient(SchemaRegistryConfig(url=schema_registry.url))
+    assert subject in client.subjects()
+    latest = client.latest(subject)
+    assert latest is not None
+    assert (latest.subject, latest.version, latest.schema_id) == (subject, 2, last_id)
+    assert json.loads(latest.schema.text)["fields"] == [{"name": "b", "type": "long"}]
+    assert client.latest(f"nothing-{unique}-value") is None
+    client.close()
+
+
+def test_unexpected_subject_answers_are_fatal(server: Server) -> None:
+    server.answers = [(200, b'{"subjects": []}'), (200, b'{"schema": "\\"long\\""}'), (503, b"busy")]
+    client = client_of(server)
+    with pytest.raises(FatalError, match="the subject list is not a list of names"):
+        client.subjects()
+    with pytest.raises(FatalError, match="subject s-value: no version or id in"):
+        client.latest("s-value")
+    with pytest.raises(RetriableError, match="subject s/v: HTTP 503"):
+        client.latest("s/v")
+    assert [path for path, _ in server.seen] == [
+        "/subjects?format=serialized",
+        "/subjects/s-value/versions/latest?format=serialized",
+        "/subjects/s%2Fv/versions/latest?format=serialized",
+    ]
+    client.close()

@@ -96,13 +96,13 @@ def int_converter(t: TimeplusType, null: str, floats: Floats) -> Converter:
 # ---------------------------------------------------------------------------
 # Floats
 
-_FLOAT32_MAX: Final = 3.4028234663852886e38
+FLOAT32_MAX: Final = 3.4028234663852886e38
 
 
 def float_converter(t: TimeplusType, null: str, floats: Floats) -> Converter:
     """float32 / float64: the nearest float (rounding is what the column does); finite only."""
     name = t.name
-    limit = _FLOAT32_MAX if name == "float32" else float("inf")
+    limit = FLOAT32_MAX if name == "float32" else float("inf")
 
     def slow(v: Any) -> Any:
         if v is None:

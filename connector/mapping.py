@@ -35,6 +35,7 @@ from connector.types import ColumnType, utf8_reason
 __all__ = ["STRICT_JSON", "Mapper", "compile_mappers", "decode_value"]
 
 Column = Callable[[MessageLike, Any], Any]
+Build = Callable[[MessageLike, Any], list[Any]]
 Getter = Callable[[MessageLike, Any], Any]
 Fallback = Callable[[], Any]
 
@@ -43,7 +44,7 @@ _ABSENT: Final = object()
 
 
 class Mapper:
-    """One mapping compiled into a function per column; builds rows from messages.
+    """One mapping compiled into a function that builds rows from messages (``build``).
 
     Numbers stay exact (``connector.exact_json``): a mapping whose columns rarely need a
     float's digits builds from orjson's decoding and decodes a message again, exactly,
@@ -52,7 +53,10 @@ class Mapper:
     (untyped or ``json`` columns) makes sure every literal it passes on is exact.
     """
 
-    __slots__ = ("_build", "_build_exact", "_check", "_needs_object", "columns", "format", "mapping", "stream")
+    __slots__ = ("build", "columns", "format", "mapping", "stream")
+
+    build: Build
+    """``build(msg, decoded)``: the row for ``msg`` in column order, from its decoded value; raise DataError."""
 
     def __init__(self, mapping: MappingConfig) -> None:
         self.mapping = mapping
@@ -60,33 +64,7 @@ class Mapper:
         self.columns = tuple(c.name for c in mapping.columns)
         #: How the value is decoded: the mapping's format, or STRICT_JSON.
         self.format = STRICT_JSON if mapping.reject_duplicate_keys else mapping.format
-        # Paths into the value only make sense in an object: say so instead of "missing field".
-        self._needs_object = any(c.kind is SourceKind.VALUE and c.path for c in mapping.columns)
-        floats, self._check = _float_policy(mapping)
-        self._build = _compile(mapping.columns, floats)
-        self._build_exact = _compile(mapping.columns, Floats.EXACT) if floats != Floats.EXACT else self._build
-
-    def build(self, msg: MessageLike, decoded: Any) -> list[Any]:
-        """The row for ``msg`` in column order, from its decoded value; raise DataError."""
-        try:
-            if self._needs_object and type(decoded) is not dict:
-                raise DataError(f"value is {json_kind(decoded)}, but the mapping reads fields of a JSON object")
-            check = self._check
-            if check is not None:
-                raw = msg.value() or b""
-                # might_lose_digits' first test, inlined: most messages stop here.
-                long_run = raw.translate(RUN_TABLE).find(LONG_RUN) >= 0
-                if (long_run or check) and might_lose_digits(raw, tiny=check):
-                    return self._build_exact(msg, decode_exact(raw))
-            try:
-                return self._build(msg, decoded)
-            except InexactFloat:
-                return self._build_exact(msg, decode_exact(msg.value() or b""))
-        except DataError as exc:
-            raise self._located(exc, msg) from None
-
-    def _located(self, exc: DataError, msg: MessageLike) -> DataError:
-        return exc.located(topic=msg.topic(), partition=msg.partition(), offset=msg.offset(), stream=self.stream)
+        self.build = _compile(mapping)
 
     def __repr__(self) -> str:
         return f"Mapper(stream={self.stream!r}, columns={self.columns!r})"
@@ -112,30 +90,76 @@ def _float_policy(mapping: MappingConfig) -> tuple[Floats, bool | None]:
 # Compiling
 
 
-def _compile(columns: tuple[ColumnConfig, ...], floats: Floats) -> Callable[[MessageLike, Any], list[Any]]:
-    """One generated function building a row: ``build(msg, d) -> [value of each column]``.
+def _compile(mapping: MappingConfig) -> Build:
+    """The mapping's row builder: ``build(msg, d) -> [value of each column]``, generated.
 
     Generated, as dataclasses generate ``__init__``: the fields read from the value, the
-    inline test for values already in their JSON form (``AsIs``) and the calls of the
-    converters are written out for each column, so a row costs one Python call plus its
-    converters. On Python 3.11 a closure per column costs about 0.15 µs each on top.
-    A field shared by several paths (``value.user`` of ``user.id`` and ``user.country``)
-    is looked up once. Other sources (key, headers, list indexes...) call a closure.
+    inline test for values already in their JSON form (``AsIs``), the calls of the
+    converters and the float policy are written out for each mapping, so a row costs one
+    Python call plus its converters (a closure per column cost ~0.15 µs more each on
+    Python 3.11). A field shared by several paths (``value.user`` of ``user.id`` and
+    ``user.country``) is looked up once. Other sources (key, headers, list indexes...)
+    call a closure.
     """
-    code = _RowCode()
-    for col in columns:
-        code.column(col, floats)
-    return code.function()
+    floats, check = _float_policy(mapping)
+    exact = _RowCode(mapping.columns, Floats.EXACT).function()
+    code = _RowCode(mapping.columns, floats)
+    stream = mapping.stream
+    exact_name = code.bind(exact, "exact")
+
+    def located(exc: DataError, msg: MessageLike) -> DataError:
+        return exc.located(topic=msg.topic(), partition=msg.partition(), offset=msg.offset(), stream=stream)
+
+    def not_object(decoded: Any) -> DataError:
+        return DataError(f"value is {json_kind(decoded)}, but the mapping reads fields of a JSON object")
+
+    lines = []
+    # Paths into the value only make sense in an object: say so instead of "missing field".
+    if any(c.kind is SourceKind.VALUE and c.path for c in mapping.columns):
+        lines += ["if type(d) is not dict:", f"    raise {code.bind(not_object, 'not_object')}(d)"]
+    if check is not None:
+        # might_lose_digits' first test, inlined when only long literals count: most messages stop there.
+        test = "True" if check else "raw.translate(RUN_TABLE).find(LONG_RUN) >= 0"
+        lines += [
+            "raw = msg.value() or b''",
+            f"if {test} and might_lose_digits(raw, tiny={check}):",
+            f"    return {exact_name}(msg, decode_exact(raw))",
+        ]
+    lines += [
+        "try:",
+        *(f"    {line}" for line in code.lines or ["pass"]),
+        "except InexactFloat:",
+        f"    return {exact_name}(msg, decode_exact(msg.value() or b''))",
+        f"return [{', '.join(code.results)}]",
+    ]
+    return code.function(
+        [
+            "try:",
+            *(f"    {line}" for line in lines),
+            "except DataError as exc:",
+            f"    raise {code.bind(located, 'located')}(exc, msg) from None",
+        ]
+    )
 
 
 class _RowCode:
     """The source text of one row builder and the values its names stand for."""
 
-    def __init__(self) -> None:
+    def __init__(self, columns: tuple[ColumnConfig, ...], floats: Floats) -> None:
         self.lines: list[str] = []
-        self.bound: dict[str, Any] = {"ABSENT": _ABSENT, "DataError": DataError}
+        self.bound: dict[str, Any] = {
+            "ABSENT": _ABSENT,
+            "DataError": DataError,
+            "InexactFloat": InexactFloat,
+            "LONG_RUN": LONG_RUN,
+            "RUN_TABLE": RUN_TABLE,
+            "decode_exact": decode_exact,
+            "might_lose_digits": might_lose_digits,
+        }
         self.fields: dict[tuple[str, ...], str] = {(): "d"}
         self.results: list[str] = []
+        for col in columns:
+            self.column(col, floats)
 
     def bind(self, value: Any, prefix: str) -> str:
         """A name the generated code uses for ``value`` (a free variable of the builder)."""
@@ -178,10 +202,12 @@ class _RowCode:
             return
         lines = [f"v = {value}", "if v is ABSENT:", f"    {result} = {absent}()"]
         if ct.as_is is not None:
-            kind, above, below = ct.as_is
+            kind, above, below, match = ct.as_is
             test = f"type(v) is {self.bind(kind, 'kind')}"
             if above is not None and below is not None:
                 test += f" and {self.bind(above, 'above')} < v < {self.bind(below, 'below')}"
+            if match is not None:
+                test += f" and {self.bind(match, 'match')}(v)"
             lines += [f"elif {test}:", f"    {result} = v"]
         convert, name = self.bind(ct.converters[floats], "convert"), self.bind(col.name, "name")
         lines += [
@@ -195,12 +221,14 @@ class _RowCode:
         ]
         self.lines += lines
 
-    def function(self) -> Callable[[MessageLike, Any], list[Any]]:
-        body = "\n".join(f"        {line}" for line in [*self.lines, f"return [{', '.join(self.results)}]"])
-        source = f"def make({', '.join(self.bound)}):\n    def build(msg, d):\n{body}\n    return build\n"
+    def function(self, body: list[str] | None = None) -> Build:
+        """The builder: ``body``, or the columns' lines returning the row."""
+        lines = body if body is not None else [*self.lines, f"return [{', '.join(self.results)}]"]
+        text = "\n".join(f"        {line}" for line in lines)
+        source = f"def make({', '.join(self.bound)}):\n    def build(msg, d):\n{text}\n    return build\n"
         namespace: dict[str, Any] = {}
         exec(source, namespace)
-        build: Callable[[MessageLike, Any], list[Any]] = namespace["make"](*self.bound.values())
+        build: Build = namespace["make"](*self.bound.values())
         return build
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Final, NamedTuple
+from typing import Any, Final, NamedTuple
 
 from connector.exact_json import Floats
 from connector.types.containers import array_converter, json_converter, map_converter, tuple_converter
@@ -21,6 +21,7 @@ from connector.types.numbers import (
     int_range,
 )
 from connector.types.scalars import (
+    UUID_CANONICAL,
     bool_converter,
     enum_converter,
     fixed_string_converter,
@@ -35,15 +36,18 @@ _DECIMALS: Final = ("decimal", *DECIMAL_ALIASES)
 
 
 class AsIs(NamedTuple):
-    """Values of exactly ``kind`` strictly between ``above`` and ``below`` (None: no bound).
+    """Values of exactly ``kind``, strictly between ``above`` and ``below`` and matched by ``match``.
 
-    Such values are their own JSON form: the converters return them unchanged, so the
-    mapper tests for them inline and calls no converter (``connector.mapping``).
+    (None: no bound, no match needed.) Such values are their own JSON form: the
+    converters return them unchanged, so the mapper tests for them inline and calls no
+    converter (``connector.mapping``).
     """
 
     kind: type
     above: float | None = None
     below: float | None = None
+    match: Callable[[Any], object] | None = None
+    """A C function (a compiled pattern's fullmatch) truthy for the values passed on."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +127,8 @@ def _as_is(t: TimeplusType) -> AsIs | None:
         low, high = int_range(t.name)
         # Beyond the 64-bit JSON range integers go as quoted text: the converter decides.
         return AsIs(int, max(low, JSON_INT_MIN) - 1, min(high, JSON_INT_MAX) + 1)
+    if t.name == "uuid":
+        return AsIs(str, match=UUID_CANONICAL.fullmatch)
     if t.name == "float64":
         return AsIs(float, -math.inf, math.inf)  # also refuses NaN: no comparison holds
     if t.name == "float32":

@@ -36,6 +36,8 @@ from connector.types.instants import (
 from connector.types.values import Converter, show
 
 EPOCH_UNITS: Final = tuple(PER_SECOND)
+# Zone forms (offsets) a converter keeps whole-second texts for; past this it starts anew.
+_ZONE_FORMS: Final = 64
 
 
 def datetime_converter(t: TimeplusType, unit: str | None, null: str, floats: Floats) -> Converter:
@@ -53,10 +55,13 @@ def datetime_converter(t: TimeplusType, unit: str | None, null: str, floats: Flo
     endings = (
         {f".{i:0{precision}d}": f".{i:0{precision}d}Z" for i in range(10**precision)} if 0 < precision <= 3 else {}
     )
-    # The UTC 'YYYY-MM-DD hh:mm:ss' of whole-second texts already met, by their zone form.
-    utc_heads: dict[str, str] = {}
-    offset_heads: dict[str, str] = {}
-    wall_heads: dict[str, str] = {}
+    # By zone form ('Z', '+02:00', '' for wall time): the UTC 'YYYY-MM-DD hh:mm:ss' of the
+    # whole-second texts ('2026-01-01T12:34:56') already met in that form.
+    zone_heads: dict[str, dict[str, str]] = {}
+    # By the text after the whole seconds ('.123Z', '.123+02:00', ''), when its fraction
+    # has at most 3 digits (so there are few of them): its ending in the output
+    # ('.123Z') and the whole-second texts of its zone form.
+    tails: dict[str, tuple[str, dict[str, str]]] = {}
 
     def render(seconds: int, nanos: int) -> str:
         total = seconds * NANOS + nanos
@@ -80,50 +85,74 @@ def datetime_converter(t: TimeplusType, unit: str | None, null: str, floats: Flo
         except UnicodeDecodeError:
             raise ValueError(f"{show(v)} is not valid UTF-8") from None
 
-    def whole_second(head: str, zone_text: str, into: dict[str, str], key: str) -> str | None:
-        """The UTC text of ``YYYY-MM-DD(T| )hh:mm:ss`` + zone, cached under ``key``; None if not one."""
+    def whole_second(head: str, zone_text: str, heads: dict[str, str]) -> str | None:
+        """The UTC text of ``YYYY-MM-DD(T| )hh:mm:ss`` + zone, kept in ``heads``; None if not one."""
         try:
             seconds, _ = parse_iso(head + zone_text, zone)
         except BadInstant:
             return None
         if not first_second <= seconds <= last_second:
             return None
-        if len(into) > CACHE_LIMIT:
-            into.clear()
-        text = into[key] = second_text(seconds)
+        if len(heads) > CACHE_LIMIT:
+            heads.clear()
+        text = heads[head] = second_text(seconds)
         return text
 
-    def tail(head: str, fraction: str) -> str | None:
-        """``head`` plus ``fraction`` ('' or '.' and 1-9 digits) cut to the precision, and 'Z'."""
+    def ending_of(fraction: str) -> str | None:
+        """``fraction`` ('' or '.' and 1-9 digits) cut to the precision, and 'Z'; None if not one."""
+        found = endings.get(fraction)  # '.123' -> '.123Z': the usual case in one lookup
+        if found is not None:
+            return found
         if len(fraction) == width and fraction[0] == "." and fraction.isascii() and fraction[1:].isdigit():
-            return head + fraction + "Z"  # the common case: as many digits as the column keeps
+            return fraction + "Z"  # as many digits as the column keeps
         if not fraction:
-            return head + zero_fraction
+            return zero_fraction
         if fraction[0] == "." and len(fraction) <= 10 and fraction.isascii() and fraction[1:].isdigit():
-            return head + (fraction + pad)[:width] + "Z" if precision else head + "Z"
+            return (fraction + pad)[:width] + "Z" if precision else "Z"
         return None
 
+    def by_parts(v: str) -> str:
+        """'YYYY-MM-DDThh:mm:ss' (or ' ') + '.fff' + 'Z' / '+hh:mm' / '' (wall time in the zone).
+
+        Converts ``v`` from its whole-second text and its tail, and remembers both, so
+        that the next value with the same tail and second takes two lookups (``convert``).
+        """
+        tail = v[19:]
+        if tail[-1:] == "Z":
+            zone_text, fraction = "Z", tail[:-1]
+        elif len(tail) >= 6 and tail[-3] == ":" and (tail[-6] == "+" or tail[-6] == "-"):
+            zone_text, fraction = tail[-6:], tail[:-6]
+        else:
+            zone_text, fraction = "", tail
+        ending = ending_of(fraction)
+        if ending is None:
+            return slow(v)
+        heads = zone_heads.get(zone_text)
+        if heads is None:
+            if len(zone_heads) > _ZONE_FORMS:
+                zone_heads.clear()
+                tails.clear()  # they hold the dicts just dropped
+            heads = zone_heads[zone_text] = {}
+        second = v[:19]
+        head = heads.get(second) or whole_second(second, zone_text, heads)
+        if head is None:
+            return slow(v)
+        if len(fraction) <= 4:
+            if len(tails) > CACHE_LIMIT:
+                tails.clear()
+            tails[tail] = (ending, heads)
+        return head + ending
+
     def convert(v: Any) -> Any:
-        # 'YYYY-MM-DDThh:mm:ss' (or ' ') + '.fff' + 'Z' / '+hh:mm' / '' (wall time in the zone).
-        if type(v) is str and len(v) >= 19:
-            second = v[:19]
-            if v[-1] == "Z":
-                head = utc_heads.get(second) or whole_second(second, "Z", utc_heads, second)
-                fraction = v[19:-1]
-            elif v[-3] == ":" and (v[-6] == "+" or v[-6] == "-"):
-                key = second + v[-6:]
-                head = offset_heads.get(key) or whole_second(second, v[-6:], offset_heads, key)
-                fraction = v[19:-6]
-            else:
-                head = wall_heads.get(second) or whole_second(second, "", wall_heads, second)
-                fraction = v[19:]
-            if head is not None:
-                ending = endings.get(fraction)  # '.123' -> '.123Z': the usual case in one lookup
-                if ending is not None:
+        if type(v) is str:
+            known = tails.get(v[19:])
+            if known is not None:
+                ending, heads = known
+                head = heads.get(v[:19])
+                if head is not None:
                     return head + ending
-                found = tail(head, fraction)
-                if found is not None:
-                    return found
+            if len(v) >= 19:
+                return by_parts(v)
         return slow(v)
 
     if unit is None:

@@ -35,9 +35,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from connector.errors import DataError
-from connector.exact_json import encode_exact
+from connector.exact_json import Floats, encode_exact
 from connector.mapping import Mapper
-from connector.types import parse_type
+from connector.types import column_type, parse_type
 from sandbox.timeplus_emulator.datetimes import DateTimeType
 from sandbox.timeplus_emulator.types import parse_type as emulator_type
 from sandbox.timeplus_emulator.values import ValueRejected
@@ -455,6 +455,36 @@ def test_datetime64_instants(precision: int, zones: str, data: st.DataObject) ->
     literal, zone, expected = data.draw(iso_instants(["UTC"] if zones == "utc" else ZONES))
     type_name = f"datetime64({precision}, '{zone}')" if zones == "all" else f"datetime64({precision})"
     check_instant(type_name, literal, expected, precision)
+
+
+def converted(convert: Any, value: str) -> str:
+    """The converter's text for ``value``, or its reason prefixed with ``refused: ``."""
+    try:
+        result: str = convert(value)
+    except ValueError as exc:
+        return f"refused: {exc}"
+    return result
+
+
+@pytest.mark.parametrize("precision", [0, 3, 6, 9])
+@PROPERTY
+@given(data=st.data())
+def test_datetimes_after_others_convert_as_on_their_own(precision: int, data: st.DataObject) -> None:
+    """What a converter remembers (whole seconds, tails) gives each value the text it gets first.
+
+    Values sharing a whole second or the text after it (fraction and zone) with values
+    converted before take the cached path; every mix of two literals' parts must convert
+    as it does in a fresh converter.
+    """
+    zone = data.draw(st.sampled_from(["UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata"]))
+    type_name = f"datetime64({precision}, '{zone}')"
+    a, _, _ = data.draw(iso_instants([zone]))
+    b, _, _ = data.draw(iso_instants([zone]))
+    values = [a, b, a[:19] + b[19:], b[:19] + a[19:], a, b]
+    warm = column_type(type_name).converters[Floats.UNCHECKED]
+    for value in values:
+        alone = converted(column_type(type_name).converters[Floats.UNCHECKED], value)
+        assert converted(warm, value) == alone, (value, values)
 
 
 @PROPERTY

@@ -29,7 +29,7 @@ from connector.decoding import STRICT_JSON, decode_value, json_kind
 from connector.errors import DataError
 from connector.exact_json import LONG_RUN, RUN_TABLE, Floats, InexactFloat, decode_exact, might_lose_digits
 from connector.records import TIMESTAMP_NOT_AVAILABLE, MessageLike
-from connector.types import ColumnType, utf8_reason
+from connector.types import ColumnType, cached_tails, utf8_reason
 
 # decode_value is the pipeline's other half of building a row: one import for both.
 __all__ = ["STRICT_JSON", "Mapper", "compile_mappers", "decode_value"]
@@ -209,6 +209,14 @@ class _RowCode:
             if match is not None:
                 test += f" and {self.bind(match, 'match')}(v)"
             lines += [f"elif {test}:", f"    {result} = v"]
+        tails = cached_tails(ct.converters[floats])
+        if tails is not None:
+            # The datetime converter's usual case, inline: two lookups, no call.
+            lines += [
+                f"elif type(v) is str and (known := {self.bind(tails, 'tails')}.get(v[19:])) is not None and "
+                "(head := known[1].get(v[:19])) is not None:",
+                f"    {result} = head + known[0]",
+            ]
         convert, name = self.bind(ct.converters[floats], "convert"), self.bind(col.name, "name")
         lines += [
             "elif v is None:",

@@ -16,6 +16,7 @@ slicing (≤ 1 µs per value, ``bench/micro_types.py``). Everything else goes th
 from __future__ import annotations
 
 from typing import Any, Final
+from weakref import WeakKeyDictionary
 
 from connector.exact_json import Floats
 from connector.types.grammar import TimeplusType, zone_info
@@ -155,9 +156,21 @@ def datetime_converter(t: TimeplusType, unit: str | None, null: str, floats: Flo
                 return by_parts(v)
         return slow(v)
 
-    if unit is None:
-        return convert
-    return _with_fast_epoch(convert, unit, precision, first_second, last_second)
+    converter = convert if unit is None else _with_fast_epoch(convert, unit, precision, first_second, last_second)
+    _TAILS[converter] = tails
+    return converter
+
+
+#: The tails a datetime converter caches (``tails`` above), by converter: the mapper's
+#: generated code looks them up inline, sparing a call for the usual value.
+_TAILS: Final[WeakKeyDictionary[Converter, dict[str, tuple[str, dict[str, str]]]]] = WeakKeyDictionary()
+
+
+def cached_tails(convert: Converter) -> dict[str, tuple[str, dict[str, str]]] | None:
+    """The cache of a datetime converter: text after the whole seconds -> (its output ending,
+    UTC text by whole-second text). ``tails[v[19:]][1][v[:19]] + tails[v[19:]][0]`` is what
+    ``convert(v)`` returns, when both lookups succeed; None for other converters."""
+    return _TAILS.get(convert)
 
 
 def _with_fast_epoch(convert: Converter, unit: str, precision: int, first: int, last: int) -> Converter:

@@ -200,7 +200,8 @@ class _RowCode:
         if ct is None:
             self.lines.append(f"{result} = {absent}() if {value} is ABSENT else {value}")
             return
-        lines = [f"v = {value}", "if v is ABSENT:", f"    {result} = {absent}()"]
+        # The usual cases first: ABSENT is of no type tested there.
+        tests: list[tuple[str, str]] = []
         if ct.as_is is not None:
             kind, above, below, match = ct.as_is
             test = f"type(v) is {self.bind(kind, 'kind')}"
@@ -208,19 +209,21 @@ class _RowCode:
                 test += f" and {self.bind(above, 'above')} < v < {self.bind(below, 'below')}"
             if match is not None:
                 test += f" and {self.bind(match, 'match')}(v)"
-            lines += [f"elif {test}:", f"    {result} = v"]
+            tests.append((test, "v"))
         tails = cached_tails(ct.converters[floats])
         if tails is not None:
             # The datetime converter's usual case, inline: two lookups, no call.
-            lines += [
-                f"elif type(v) is str and (known := {self.bind(tails, 'tails')}.get(v[19:])) is not None and "
-                "(head := known[1].get(v[:19])) is not None:",
-                f"    {result} = head + known[0]",
-            ]
+            test = (
+                f"type(v) is str and (known := {self.bind(tails, 'tails')}.get(v[19:])) is not None"
+                " and (head := known[1].get(v[:19])) is not None"
+            )
+            tests.append((test, "head + known[0]"))
+        tests += [("v is ABSENT", f"{absent}()"), ("v is None", f"{self.bind(_on_null(col, ct), 'null')}()")]
+        lines = [f"v = {value}"]
+        for i, (test, outcome) in enumerate(tests):
+            lines += [f"{'elif' if i else 'if'} {test}:", f"    {result} = {outcome}"]
         convert, name = self.bind(ct.converters[floats], "convert"), self.bind(col.name, "name")
         lines += [
-            "elif v is None:",
-            f"    {result} = {self.bind(_on_null(col, ct), 'null')}()",
             "else:",
             "    try:",
             f"        {result} = {convert}(v)",

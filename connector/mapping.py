@@ -210,7 +210,8 @@ class _RowCode:
             if match is not None:
                 test += f" and {self.bind(match, 'match')}(v)"
             tests.append((test, "v"))
-        tails = cached_tails(ct.converters[floats])
+        convert = ct.converters[floats]
+        tails = cached_tails(convert)
         if tails is not None:
             # The datetime converter's usual case, inline: two lookups, no call.
             test = (
@@ -222,11 +223,11 @@ class _RowCode:
         lines = [f"v = {value}"]
         for i, (test, outcome) in enumerate(tests):
             lines += [f"{'elif' if i else 'if'} {test}:", f"    {result} = {outcome}"]
-        convert, name = self.bind(ct.converters[floats], "convert"), self.bind(col.name, "name")
+        convert_name, name = self.bind(convert, "convert"), self.bind(col.name, "name")
         lines += [
             "else:",
             "    try:",
-            f"        {result} = {convert}(v)",
+            f"        {result} = {convert_name}(v)",
             "    except ValueError as exc:",
             f"        raise DataError(str(exc), column={name}) from None",
         ]

@@ -37,6 +37,8 @@ from connector.types.instants import (
 from connector.types.values import Converter, show
 
 EPOCH_UNITS: Final = tuple(PER_SECOND)
+# 'YYYY-MM-DDThh:mm:ss.fff+hh:mm' is the longest text whose tail is cached (3 digits at most).
+_LONGEST_CACHED: Final = 30
 # Zone forms (offsets) a converter keeps whole-second texts for; past this it starts anew.
 _ZONE_FORMS: Final = 64
 
@@ -52,10 +54,6 @@ def datetime_converter(t: TimeplusType, unit: str | None, null: str, floats: Flo
     pad = "0" * precision
     zero_fraction = f".{pad}Z" if precision else "Z"
     width = precision + 1 if precision else -1  # '.' and the digits the column keeps
-    # '.000' .. '.999' -> '.000Z' .. '.999Z' (precision <= 3): checks and ends a fraction at once.
-    endings = (
-        {f".{i:0{precision}d}": f".{i:0{precision}d}Z" for i in range(10**precision)} if 0 < precision <= 3 else {}
-    )
     # By zone form ('Z', '+02:00', '' for wall time): the UTC 'YYYY-MM-DD hh:mm:ss' of the
     # whole-second texts ('2026-01-01T12:34:56') already met in that form.
     zone_heads: dict[str, dict[str, str]] = {}
@@ -100,34 +98,44 @@ def datetime_converter(t: TimeplusType, unit: str | None, null: str, floats: Flo
         return text
 
     def ending_of(fraction: str) -> str | None:
-        """``fraction`` ('' or '.' and 1-9 digits) cut to the precision, and 'Z'; None if not one."""
-        found = endings.get(fraction)  # '.123' -> '.123Z': the usual case in one lookup
-        if found is not None:
-            return found
-        if len(fraction) == width and fraction[0] == "." and fraction.isascii() and fraction[1:].isdigit():
-            return fraction + "Z"  # as many digits as the column keeps
+        """A ``fraction`` of other than ``precision`` digits ('' or '.' and 1-9 digits) cut or
+        padded to the precision, and 'Z'; None if it is not one."""
         if not fraction:
             return zero_fraction
         if fraction[0] == "." and len(fraction) <= 10 and fraction.isascii() and fraction[1:].isdigit():
             return (fraction + pad)[:width] + "Z" if precision else "Z"
         return None
 
-    def by_parts(v: str) -> str:
+    def convert(v: Any) -> Any:
         """'YYYY-MM-DDThh:mm:ss' (or ' ') + '.fff' + 'Z' / '+hh:mm' / '' (wall time in the zone).
 
-        Converts ``v`` from its whole-second text and its tail, and remembers both, so
-        that the next value with the same tail and second takes two lookups (``convert``).
+        A value whose tail and whole second were met before takes two lookups; others
+        are converted from these two parts, which are remembered (the tail only with a
+        fraction of 3 digits at most: there are few of them). Anything else goes the
+        slow way.
         """
-        tail = v[19:]
-        if tail[-1:] == "Z":
-            zone_text, fraction = "Z", tail[:-1]
-        elif len(tail) >= 6 and tail[-3] == ":" and (tail[-6] == "+" or tail[-6] == "-"):
-            zone_text, fraction = tail[-6:], tail[:-6]
-        else:
-            zone_text, fraction = "", tail
-        ending = ending_of(fraction)
-        if ending is None:
+        if type(v) is not str or len(v) < 19:
             return slow(v)
+        if len(v) < _LONGEST_CACHED:
+            known = tails.get(v[19:])
+            if known is not None:
+                head = known[1].get(v[:19])
+                if head is not None:
+                    return head + known[0]
+        # The zone is looked for in the tail only (len(v) >= 25 for an offset).
+        if v[-1] == "Z":
+            zone_text, fraction = "Z", v[19:-1]
+        elif v[-3] == ":" and (v[-6] == "+" or v[-6] == "-") and len(v) >= 25:
+            zone_text, fraction = v[-6:], v[19:-6]
+        else:
+            zone_text, fraction = "", v[19:]
+        if len(fraction) == width and fraction[0] == "." and fraction.isascii() and fraction[1:].isdigit():
+            ending = fraction + "Z"  # as many digits as the column keeps: the usual case
+        else:
+            other = ending_of(fraction)
+            if other is None:
+                return slow(v)
+            ending = other
         heads = zone_heads.get(zone_text)
         if heads is None:
             if len(zone_heads) > _ZONE_FORMS:
@@ -141,20 +149,8 @@ def datetime_converter(t: TimeplusType, unit: str | None, null: str, floats: Flo
         if len(fraction) <= 4:
             if len(tails) > CACHE_LIMIT:
                 tails.clear()
-            tails[tail] = (ending, heads)
+            tails[v[19:]] = (ending, heads)
         return head + ending
-
-    def convert(v: Any) -> Any:
-        if type(v) is str:
-            known = tails.get(v[19:])
-            if known is not None:
-                ending, heads = known
-                head = heads.get(v[:19])
-                if head is not None:
-                    return head + ending
-            if len(v) >= 19:
-                return by_parts(v)
-        return slow(v)
 
     converter = convert if unit is None else _with_fast_epoch(convert, unit, precision, first_second, last_second)
     _TAILS[converter] = tails
@@ -167,9 +163,9 @@ _TAILS: Final[WeakKeyDictionary[Converter, dict[str, tuple[str, dict[str, str]]]
 
 
 def cached_tails(convert: Converter) -> dict[str, tuple[str, dict[str, str]]] | None:
-    """The cache of a datetime converter: text after the whole seconds -> (its output ending,
-    UTC text by whole-second text). ``tails[v[19:]][1][v[:19]] + tails[v[19:]][0]`` is what
-    ``convert(v)`` returns, when both lookups succeed; None for other converters."""
+    """A datetime converter's cache: text after the whole seconds -> (its output ending, UTC
+    text by whole-second text). ``tails[v[19:]][1][v[:19]] + tails[v[19:]][0]`` is what
+    ``convert(v)`` returns when both lookups succeed; None for other converters."""
     return _TAILS.get(convert)
 
 

@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 CODE   := connector sandbox tests bench
 
 .DEFAULT_GOAL := help
-.PHONY: help install test unit lint format demo bench faults clean
+.PHONY: help install test unit lint format demo bench profile faults clean
 
 help: ## List the commands
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -43,6 +43,9 @@ demo: install ## Run the main job locally: Kafka broker, Timeplus emulator, prod
 bench: install ## Type-layer micro-benchmark, then the connector against its own ceilings (bench/README.md); ARGS="--messages 200000" to change
 	$(BIN)/python -m bench.micro_types
 	$(BIN)/python -m bench.bench $(ARGS)
+
+profile: install ## CPU µs per message of decode + mapping, per phase and column (bench/README.md); ARGS="--workload current"
+	$(BIN)/python -m bench.profile_mapping $(ARGS)
 
 faults: install ## Run the fault-injection tests and print the table of faults and outcomes
 	$(BIN)/pytest -q -m slow -p no:cacheprovider

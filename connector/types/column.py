@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final, NamedTuple
 
 from connector.exact_json import Floats
 from connector.types.containers import array_converter, json_converter, map_converter, tuple_converter
 from connector.types.datetimes import EPOCH_UNITS, date_converter, datetime_converter
 from connector.types.grammar import DECIMAL_ALIASES, ENUMS, INT_BITS, TimeplusType, is_nullable, parse_type
-from connector.types.numbers import decimal_converter, float_converter, int_converter
+from connector.types.numbers import (
+    FLOAT32_MAX,
+    JSON_INT_MAX,
+    JSON_INT_MIN,
+    decimal_converter,
+    float_converter,
+    int_converter,
+    int_range,
+)
 from connector.types.scalars import (
+    UUID_CANONICAL,
     bool_converter,
     enum_converter,
     fixed_string_converter,
@@ -23,6 +33,21 @@ from connector.types.values import Converter
 
 _PASSTHROUGH: Final[dict[str, type]] = {"string": str, "bool": bool, "json": dict}
 _DECIMALS: Final = ("decimal", *DECIMAL_ALIASES)
+
+
+class AsIs(NamedTuple):
+    """Values of exactly ``kind``, strictly between ``above`` and ``below`` and matched by ``match``.
+
+    (None: no bound, no match needed.) Such values are their own JSON form: the
+    converters return them unchanged, so the mapper tests for them inline and calls no
+    converter (``connector.mapping``).
+    """
+
+    kind: type
+    above: float | None = None
+    below: float | None = None
+    match: Callable[[Any], object] | None = None
+    """A C function (a compiled pattern's fullmatch) truthy for the values passed on."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,8 +69,8 @@ class ColumnType:
     """
     nullable: bool
     """True when null is a value of the column (``nullable(T)``, also under low_cardinality)."""
-    passthrough: type | None
-    """Values of exactly this Python type are already in their JSON form (the converters return them)."""
+    as_is: AsIs | None
+    """Which values are already in their JSON form (the converters return them unchanged)."""
     null_reason: str
     """The reason given for a null in this column when it is not nullable."""
     wants_digits: bool
@@ -74,7 +99,7 @@ def column_type(text: str, unit: str | None = None) -> ColumnType:
         unit=unit,
         converters=(unchecked, checked, exact),
         nullable=is_nullable(t),
-        passthrough=_passthrough_type(t),
+        as_is=_as_is(t),
         null_reason=null_reason,
         wants_digits=_anywhere(t, _DECIMALS),
         passes_numbers_on=_anywhere(t, ("json",)),
@@ -90,6 +115,25 @@ def _passthrough_type(t: TimeplusType) -> type | None:
     while t.name in ("nullable", "low_cardinality"):
         t = t.args[0]
     return _PASSTHROUGH.get(t.name)
+
+
+def _as_is(t: TimeplusType) -> AsIs | None:
+    while t.name in ("nullable", "low_cardinality"):
+        t = t.args[0]
+    same = _PASSTHROUGH.get(t.name)
+    if same is not None:
+        return AsIs(same)
+    if t.name in INT_BITS:
+        low, high = int_range(t.name)
+        # Beyond the 64-bit JSON range integers go as quoted text: the converter decides.
+        return AsIs(int, max(low, JSON_INT_MIN) - 1, min(high, JSON_INT_MAX) + 1)
+    if t.name == "uuid":
+        return AsIs(str, match=UUID_CANONICAL.fullmatch)
+    if t.name == "float64":
+        return AsIs(float, -math.inf, math.inf)  # also refuses NaN: no comparison holds
+    if t.name == "float32":
+        return AsIs(float, -FLOAT32_MAX, FLOAT32_MAX)
+    return None
 
 
 _SCALARS: Final[dict[str, Callable[[TimeplusType, str, Floats], Converter]]] = {

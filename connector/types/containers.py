@@ -42,8 +42,16 @@ def array_converter(t: TimeplusType, element: Converter, null: str, same: type |
             if v is None:
                 raise ValueError(null)
             raise ValueError(f"expected a list for {t}, got {show(v)}")
-        if same is not None and type(v) is list and set(map(type, v)) <= {same}:
-            return v  # array(string) of strings: checked in C, passed on as decoded
+        if type(v) is list:
+            if same is str:
+                try:
+                    "".join(v)  # the quickest test that every element is text (in C)
+                except TypeError:
+                    pass
+                else:
+                    return v  # array(string) of strings: passed on as decoded
+            elif same is not None and set(map(type, v)) <= {same}:
+                return v
         try:
             return [element(x) for x in v]
         except ValueError:

@@ -16,6 +16,7 @@ slicing (≤ 1 µs per value, ``bench/micro_types.py``). Everything else goes th
 from __future__ import annotations
 
 from typing import Any, Final
+from weakref import WeakKeyDictionary
 
 from connector.exact_json import Floats
 from connector.types.grammar import TimeplusType, zone_info
@@ -36,6 +37,10 @@ from connector.types.instants import (
 from connector.types.values import Converter, show
 
 EPOCH_UNITS: Final = tuple(PER_SECOND)
+# 'YYYY-MM-DDThh:mm:ss.fff+hh:mm' is the longest text whose tail is cached (3 digits at most).
+_LONGEST_CACHED: Final = 30
+# Zone forms (offsets) a converter keeps whole-second texts for; past this it starts anew.
+_ZONE_FORMS: Final = 64
 
 
 def datetime_converter(t: TimeplusType, unit: str | None, null: str, floats: Floats) -> Converter:
@@ -49,14 +54,13 @@ def datetime_converter(t: TimeplusType, unit: str | None, null: str, floats: Flo
     pad = "0" * precision
     zero_fraction = f".{pad}Z" if precision else "Z"
     width = precision + 1 if precision else -1  # '.' and the digits the column keeps
-    # '.000' .. '.999' -> '.000Z' .. '.999Z' (precision <= 3): checks and ends a fraction at once.
-    endings = (
-        {f".{i:0{precision}d}": f".{i:0{precision}d}Z" for i in range(10**precision)} if 0 < precision <= 3 else {}
-    )
-    # The UTC 'YYYY-MM-DD hh:mm:ss' of whole-second texts already met, by their zone form.
-    utc_heads: dict[str, str] = {}
-    offset_heads: dict[str, str] = {}
-    wall_heads: dict[str, str] = {}
+    # By zone form ('Z', '+02:00', '' for wall time): the UTC 'YYYY-MM-DD hh:mm:ss' of the
+    # whole-second texts ('2026-01-01T12:34:56') already met in that form.
+    zone_heads: dict[str, dict[str, str]] = {}
+    # By the text after the whole seconds ('.123Z', '.123+02:00', ''), when its fraction
+    # has at most 3 digits (so there are few of them): its ending in the output
+    # ('.123Z') and the whole-second texts of its zone form.
+    tails: dict[str, tuple[str, dict[str, str]]] = {}
 
     def render(seconds: int, nanos: int) -> str:
         total = seconds * NANOS + nanos
@@ -80,55 +84,89 @@ def datetime_converter(t: TimeplusType, unit: str | None, null: str, floats: Flo
         except UnicodeDecodeError:
             raise ValueError(f"{show(v)} is not valid UTF-8") from None
 
-    def whole_second(head: str, zone_text: str, into: dict[str, str], key: str) -> str | None:
-        """The UTC text of ``YYYY-MM-DD(T| )hh:mm:ss`` + zone, cached under ``key``; None if not one."""
+    def whole_second(head: str, zone_text: str, heads: dict[str, str]) -> str | None:
+        """The UTC text of ``YYYY-MM-DD(T| )hh:mm:ss`` + zone, kept in ``heads``; None if not one."""
         try:
             seconds, _ = parse_iso(head + zone_text, zone)
         except BadInstant:
             return None
         if not first_second <= seconds <= last_second:
             return None
-        if len(into) > CACHE_LIMIT:
-            into.clear()
-        text = into[key] = second_text(seconds)
+        if len(heads) > CACHE_LIMIT:
+            heads.clear()
+        text = heads[head] = second_text(seconds)
         return text
 
-    def tail(head: str, fraction: str) -> str | None:
-        """``head`` plus ``fraction`` ('' or '.' and 1-9 digits) cut to the precision, and 'Z'."""
-        if len(fraction) == width and fraction[0] == "." and fraction.isascii() and fraction[1:].isdigit():
-            return head + fraction + "Z"  # the common case: as many digits as the column keeps
+    def ending_of(fraction: str) -> str | None:
+        """A ``fraction`` of other than ``precision`` digits ('' or '.' and 1-9 digits) cut or
+        padded to the precision, and 'Z'; None if it is not one."""
         if not fraction:
-            return head + zero_fraction
+            return zero_fraction
         if fraction[0] == "." and len(fraction) <= 10 and fraction.isascii() and fraction[1:].isdigit():
-            return head + (fraction + pad)[:width] + "Z" if precision else head + "Z"
+            return (fraction + pad)[:width] + "Z" if precision else "Z"
         return None
 
     def convert(v: Any) -> Any:
-        # 'YYYY-MM-DDThh:mm:ss' (or ' ') + '.fff' + 'Z' / '+hh:mm' / '' (wall time in the zone).
-        if type(v) is str and len(v) >= 19:
-            second = v[:19]
-            if v[-1] == "Z":
-                head = utc_heads.get(second) or whole_second(second, "Z", utc_heads, second)
-                fraction = v[19:-1]
-            elif v[-3] == ":" and (v[-6] == "+" or v[-6] == "-"):
-                key = second + v[-6:]
-                head = offset_heads.get(key) or whole_second(second, v[-6:], offset_heads, key)
-                fraction = v[19:-6]
-            else:
-                head = wall_heads.get(second) or whole_second(second, "", wall_heads, second)
-                fraction = v[19:]
-            if head is not None:
-                ending = endings.get(fraction)  # '.123' -> '.123Z': the usual case in one lookup
-                if ending is not None:
-                    return head + ending
-                found = tail(head, fraction)
-                if found is not None:
-                    return found
-        return slow(v)
+        """'YYYY-MM-DDThh:mm:ss' (or ' ') + '.fff' + 'Z' / '+hh:mm' / '' (wall time in the zone).
 
-    if unit is None:
-        return convert
-    return _with_fast_epoch(convert, unit, precision, first_second, last_second)
+        A value whose tail and whole second were met before takes two lookups; others
+        are converted from these two parts, which are remembered (the tail only with a
+        fraction of 3 digits at most: there are few of them). Anything else goes the
+        slow way.
+        """
+        if type(v) is not str or len(v) < 19:
+            return slow(v)
+        if len(v) < _LONGEST_CACHED:
+            known = tails.get(v[19:])
+            if known is not None:
+                head = known[1].get(v[:19])
+                if head is not None:
+                    return head + known[0]
+        # The zone is looked for in the tail only (len(v) >= 25 for an offset).
+        if v[-1] == "Z":
+            zone_text, fraction = "Z", v[19:-1]
+        elif v[-3] == ":" and (v[-6] == "+" or v[-6] == "-") and len(v) >= 25:
+            zone_text, fraction = v[-6:], v[19:-6]
+        else:
+            zone_text, fraction = "", v[19:]
+        if len(fraction) == width and fraction[0] == "." and fraction.isascii() and fraction[1:].isdigit():
+            ending = fraction + "Z"  # as many digits as the column keeps: the usual case
+        else:
+            other = ending_of(fraction)
+            if other is None:
+                return slow(v)
+            ending = other
+        heads = zone_heads.get(zone_text)
+        if heads is None:
+            if len(zone_heads) > _ZONE_FORMS:
+                zone_heads.clear()
+                tails.clear()  # they hold the dicts just dropped
+            heads = zone_heads[zone_text] = {}
+        second = v[:19]
+        head = heads.get(second) or whole_second(second, zone_text, heads)
+        if head is None:
+            return slow(v)
+        if len(fraction) <= 4:
+            if len(tails) > CACHE_LIMIT:
+                tails.clear()
+            tails[v[19:]] = (ending, heads)
+        return head + ending
+
+    converter = convert if unit is None else _with_fast_epoch(convert, unit, precision, first_second, last_second)
+    _TAILS[converter] = tails
+    return converter
+
+
+#: The tails a datetime converter caches (``tails`` above), by converter: the mapper's
+#: generated code looks them up inline, sparing a call for the usual value.
+_TAILS: Final[WeakKeyDictionary[Converter, dict[str, tuple[str, dict[str, str]]]]] = WeakKeyDictionary()
+
+
+def cached_tails(convert: Converter) -> dict[str, tuple[str, dict[str, str]]] | None:
+    """A datetime converter's cache: text after the whole seconds -> (its output ending, UTC
+    text by whole-second text). ``tails[v[19:]][1][v[:19]] + tails[v[19:]][0]`` is what
+    ``convert(v)`` returns when both lookups succeed; None for other converters."""
+    return _TAILS.get(convert)
 
 
 def _with_fast_epoch(convert: Converter, unit: str, precision: int, first: int, last: int) -> Converter:

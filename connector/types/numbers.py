@@ -96,13 +96,13 @@ def int_converter(t: TimeplusType, null: str, floats: Floats) -> Converter:
 # ---------------------------------------------------------------------------
 # Floats
 
-_FLOAT32_MAX: Final = 3.4028234663852886e38
+FLOAT32_MAX: Final = 3.4028234663852886e38
 
 
 def float_converter(t: TimeplusType, null: str, floats: Floats) -> Converter:
     """float32 / float64: the nearest float (rounding is what the column does); finite only."""
     name = t.name
-    limit = _FLOAT32_MAX if name == "float32" else float("inf")
+    limit = FLOAT32_MAX if name == "float32" else float("inf")
 
     def slow(v: Any) -> Any:
         if v is None:
@@ -201,6 +201,7 @@ def decimal_converter(t: TimeplusType, null: str, floats: Floats) -> Converter:
     by_format = precision <= 15
     template = f"%.{scale}f"
     limit = 10.0**before
+    int_limit = 10**before
 
     def convert(v: Any) -> Any:
         kind = type(v)
@@ -219,7 +220,7 @@ def decimal_converter(t: TimeplusType, null: str, floats: Floats) -> Converter:
             found = fixed(v)
             if found is not None:
                 return found
-        elif kind is int and -(10**before) < v < 10**before and v:
+        elif kind is int and -int_limit < v < int_limit and v:
             return str(v) + point_zeros
         return slow(v)
 

@@ -30,14 +30,16 @@ from decimal import MAX_EMAX, MIN_EMIN, Context, Decimal
 from functools import cache
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from connector.errors import DataError
-from connector.exact_json import encode_exact
+from connector.exact_json import Floats, encode_exact
 from connector.mapping import Mapper
-from connector.types import parse_type
+from connector.types import column_type, parse_type
+from connector.types.scalars import UUID_CANONICAL
 from sandbox.timeplus_emulator.datetimes import DateTimeType
 from sandbox.timeplus_emulator.types import parse_type as emulator_type
 from sandbox.timeplus_emulator.values import ValueRejected
@@ -294,6 +296,20 @@ def test_uuids(value: uuid.UUID, shape: str) -> None:
     assert uuid.UUID(stored("uuid", result)) == value
 
 
+@PROPERTY
+@given(
+    value=st.uuids(),
+    edits=st.lists(st.tuples(st.integers(0, 36), st.sampled_from("0a9f-gA \n"), st.booleans()), max_size=3),
+)
+def test_the_canonical_uuid_pattern_is_the_plain_one(value: uuid.UUID, edits: list[tuple[int, str, bool]]) -> None:
+    """UUID_CANONICAL (spelt for speed) matches exactly what the plain pattern matches."""
+    text = str(value)
+    for at, char, insert in edits:
+        text = text[:at] + char + text[at + (0 if insert else 1) :]
+    plain = re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", text)
+    assert (UUID_CANONICAL.fullmatch(text) is None) == (plain is None), text
+
+
 @pytest.mark.parametrize("type_name", ["ipv4", "ipv6"])
 @PROPERTY
 @given(
@@ -455,6 +471,43 @@ def test_datetime64_instants(precision: int, zones: str, data: st.DataObject) ->
     literal, zone, expected = data.draw(iso_instants(["UTC"] if zones == "utc" else ZONES))
     type_name = f"datetime64({precision}, '{zone}')" if zones == "all" else f"datetime64({precision})"
     check_instant(type_name, literal, expected, precision)
+
+
+def converted(convert: Any, value: str) -> str:
+    """The converter's text for ``value``, or its reason prefixed with ``refused: ``."""
+    try:
+        result: str = convert(value)
+    except ValueError as exc:
+        return f"refused: {exc}"
+    return result
+
+
+@pytest.mark.parametrize("precision", [0, 3, 6, 9])
+@PROPERTY
+@given(data=st.data())
+def test_datetimes_after_others_convert_as_on_their_own(precision: int, data: st.DataObject) -> None:
+    """What a converter remembers (whole seconds, tails) gives each value the text it gets first.
+
+    Values sharing a whole second or the text after it (fraction and zone) with values
+    converted before take the cached path; every mix of two literals' parts must convert
+    as it does in a fresh converter.
+    """
+    zone = data.draw(st.sampled_from(["UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata"]))
+    type_name = f"datetime64({precision}, '{zone}')"
+    a, _, _ = data.draw(iso_instants([zone]))
+    b, _, _ = data.draw(iso_instants([zone]))
+    values = [a, b, a[:19] + b[19:], b[:19] + a[19:], a, b]
+    warm = column_type(type_name).converters[Floats.UNCHECKED]
+    # The mapper's generated code reads the converter's cache inline.
+    warm_mapper = mapper(f"x: {{from: value.x, type: {json.dumps(type_name)}}}")
+    for value in values:
+        alone = converted(column_type(type_name).converters[Floats.UNCHECKED], value)
+        assert converted(warm, value) == alone, (value, values)
+        try:
+            in_row = row(warm_mapper, message(raw=orjson.dumps({"x": value})))[0]
+        except DataError as exc:
+            in_row = f"refused: {exc.reason}"
+        assert in_row == alone, (value, values)
 
 
 @PROPERTY

@@ -9,6 +9,7 @@ import orjson
 import pytest
 
 from connector.types import TimeplusType, column_type, is_nullable, parse_type
+from connector.types.column import AsIs
 
 
 def convert(type_name: str, value: Any, unit: str | None = None) -> Any:
@@ -130,10 +131,12 @@ def test_is_nullable_sees_through_low_cardinality() -> None:
     assert not is_nullable(parse_type("array(nullable(int8))"))
 
 
-def test_passthrough_type() -> None:
-    assert column_type("low_cardinality(nullable(string))").passthrough is str
-    assert column_type("bool").passthrough is bool
-    assert column_type("int64").passthrough is None
+def test_values_passed_on_as_they_are() -> None:
+    assert column_type("low_cardinality(nullable(string))").as_is == AsIs(str)
+    assert column_type("bool").as_is == AsIs(bool)
+    assert column_type("int64").as_is == AsIs(int, -(1 << 63) - 1, 1 << 63)
+    assert column_type("uint256").as_is == AsIs(int, -1, 1 << 64)
+    assert column_type("decimal(10, 2)").as_is is None
 
 
 def test_column_type_is_everything_mapping_needs_in_one_call() -> None:

@@ -1,0 +1,163 @@
+"""Where a message's CPU goes between consume and batch: decode, check, each column.
+
+Builds the workload's ``Mapper`` from the same config as the benchmark's stages b and c,
+makes real ``confluent_kafka.Message`` objects of the workload's values, and prints CPU
+µs per message (best of several runs of ``process_time``) for:
+
+* the whole of stage b's work per message: ``mapper.build(msg, decode_value(value))``;
+* JSON decode alone, and the check for literals orjson would alter (mappings with decimals);
+* ``Mapper.build`` with no column, and the cost of each column: the mapping's build less
+  the build without that column. A mapping with a decimal column checks each message
+  for literals orjson would alter, so the last decimal column's figure includes the check.
+
+Each measurement decodes the message it builds, so the decoded value is in the CPU's
+cache as it is in the pipeline (building rows from values decoded long before measures
+cache misses instead). ``--profile`` also runs stage b's loop under cProfile.
+
+    .venv/bin/python -m bench.profile_mapping [--workload realistic|current] [--messages N]
+
+It measures and prints; nothing asserts on time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import gc
+import pstats
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import confluent_kafka
+
+from bench.bench import WORKLOADS, connector_config, mapping_of, values_of
+from connector.cli import tune_gc
+from connector.config import ColumnConfig, MappingConfig, load_config
+from connector.exact_json import LONG_RUN, RUN_TABLE
+from connector.mapping import Mapper, decode_value
+
+
+def mapping_config(workload: str) -> MappingConfig:
+    """The benchmark's mapping of ``workload``, loaded as the connector loads it."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = connector_config(
+            Path(tmp) / "bench.yaml",
+            bootstrap="localhost:9092",
+            group="profile",
+            topic="bench",
+            url="http://localhost:3218",
+            gzip=False,
+            max_rows=None,
+            mapping=mapping_of(workload),
+        )
+        return load_config(path).mappings[0]
+
+
+def cpu_us(work: Callable[[], object], count: int, repeats: int) -> float:
+    """Best CPU µs per item of ``work`` over ``repeats`` runs."""
+    best = float("inf")
+    for _ in range(repeats):
+        gc.collect()
+        start = time.process_time()
+        work()
+        best = min(best, time.process_time() - start)
+    return best / count * 1e6
+
+
+def report(workload: str, n: int, repeats: int) -> list[tuple[str, float]]:
+    """(phase, CPU µs per message) rows."""
+    config = mapping_config(workload)
+    mapper = Mapper(config)
+    messages = _messages(workload, n)
+    fmt = mapper.format
+
+    def loop(build: Callable[[Any, Any], Any]) -> Callable[[], None]:
+        def run() -> None:
+            rows: list[Any] = []
+            for message in messages:
+                rows.append(build(message, decode_value(message.value(), fmt)))
+                if len(rows) == 1000:  # the pipeline hands rows on per poll
+                    rows = []
+
+        return run
+
+    def decode_only() -> None:
+        for message in messages:
+            decode_value(message.value(), fmt)
+
+    def check_only() -> None:
+        for message in messages:
+            (message.value() or b"").translate(RUN_TABLE).find(LONG_RUN)
+
+    def measure(work: Callable[[], None]) -> float:
+        return cpu_us(work, n, repeats)
+
+    decode = measure(decode_only)
+    decimals = any(c.type is not None and c.type.wants_digits for c in config.columns)
+    checked = "this mapping pays it" if decimals else "not paid: no decimal column"
+    rows = [
+        ("stage b's work: decode + Mapper.build", measure(loop(mapper.build))),
+        ("JSON decode (decode_value)", decode),
+        (f"check for literals orjson would alter (translate + find; {checked})", measure(check_only)),
+    ]
+    total = measure(loop(mapper.build)) - decode
+    rows.append(("Mapper.build (all of it)", total))
+    rows.append(("Mapper.build with no column", measure(loop(_mapper_of(config, ()).build)) - decode))
+    full = loop(mapper.build)
+    for column in config.columns:
+        without = loop(_mapper_of(config, tuple(c for c in config.columns if c is not column)).build)
+        # Interleaved, so that both figures see the same machine: a column costs a few
+        # tenths of a µs, less than a shared machine's drift between two measurements.
+        best_full = best_without = float("inf")
+        for _ in range(repeats):
+            best_full = min(best_full, cpu_us(full, n, 1))
+            best_without = min(best_without, cpu_us(without, n, 1))
+        rows.append((f"  column {column.name}: {column.type or 'untyped'}", best_full - best_without))
+    return rows
+
+
+def _messages(workload: str, n: int) -> list[Any]:
+    """The first ``n`` messages of the workload, as confluent-kafka's consumer returns them."""
+    value_of = values_of(workload)
+    return [confluent_kafka.Message(topic="bench", partition=0, offset=i, value=value_of(i)) for i in range(n)]
+
+
+def _mapper_of(config: MappingConfig, columns: tuple[ColumnConfig, ...]) -> Mapper:
+    """The mapping with only ``columns``."""
+    return Mapper(replace(config, columns=columns))
+
+
+def profile(workload: str, n: int) -> None:
+    config = mapping_config(workload)
+    mapper = Mapper(config)
+    messages = _messages(workload, n)
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for message in messages:
+        mapper.build(message, decode_value(message.value(), mapper.format))
+    profiler.disable()
+    pstats.Stats(profiler).sort_stats("tottime").print_stats(15)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--workload", choices=WORKLOADS, default="realistic")
+    parser.add_argument("--messages", type=int, default=50_000, help="messages per run (default 50,000)")
+    parser.add_argument("--repeats", type=int, default=5, help="runs per figure; the best counts (default 5)")
+    parser.add_argument("--profile", action="store_true", help="also print cProfile's top functions")
+    args = parser.parse_args(argv)
+    tune_gc()
+    print(f"workload {args.workload}: CPU µs per message (best of {args.repeats} runs of {args.messages:,})")
+    for phase, us in report(args.workload, args.messages, args.repeats):
+        print(f"{us:7.3f}  {phase}")
+    if args.profile:
+        profile(args.workload, args.messages)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -10,7 +10,9 @@ registry does not know is cached as a data error, so a topic of garbage does not
 Decoded values are what column paths read, as for JSON: Avro records and Protobuf messages
 become dicts. Values with no JSON form are made exact JSON-ready values here (Avro decimal
 → its exact text, uuid → text, time → ``hh:mm:ss.fff[fff]``, bytes/fixed → base64 as Kafka
-Connect's JsonConverter writes them); Avro timestamps stay ``datetime`` and dates ``date``,
+Connect's JsonConverter writes them, a float's NaN or infinity → ``nan``/``inf``/``-inf``,
+the text Timeplus reads for float columns, where orjson would write null and Protobuf's
+JSON form writes ``NaN``/``Infinity``); Avro timestamps stay ``datetime`` and dates ``date``,
 which date and time columns convert exactly and untyped columns send as ISO-8601.
 
 While the registry is unreachable, ``decode`` waits and retries with backoff (one warning
@@ -25,7 +27,7 @@ import json
 import logging
 import random
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import time as time_of_day
 from decimal import Decimal
 from typing import Any, Final
@@ -35,10 +37,12 @@ import fastavro
 import fastjsonschema
 import orjson
 from google.protobuf import descriptor_pb2, descriptor_pool, json_format, message_factory
+from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import DecodeError, Message
 
 from connector.errors import DataError, RetriableError
 from connector.ports import RegisteredSchema, SchemaSource
+from connector.types.numbers import non_finite_text
 
 log = logging.getLogger(__name__)
 
@@ -164,8 +168,11 @@ class _Schema:
 
 # -- Avro -----------------------------------------------------------------------
 
-#: Avro types and logical types whose decoded Python values have no exact JSON form.
-_AVRO_NEEDS_NORMAL: Final = frozenset({"bytes", "fixed", "decimal", "uuid", "time-millis", "time-micros"})
+#: Avro types and logical types whose decoded Python values may have no exact JSON form
+#: (a float or double may be NaN or an infinity, which orjson would write as null).
+_AVRO_NEEDS_NORMAL: Final = frozenset(
+    {"float", "double", "bytes", "fixed", "decimal", "uuid", "time-millis", "time-micros"}
+)
 
 
 def _avro_reader(schema_id: int, registered: RegisteredSchema) -> Reader:
@@ -228,8 +235,10 @@ def _avro_needs_normal(schema: Any, named: dict[str, Any], seen: set[str]) -> bo
 
 
 def _normal(v: Any) -> Any:
-    """``v`` with Decimal, UUID, time and bytes values made exact JSON-ready values."""
+    """``v`` with NaN, infinities, Decimal, UUID, time and bytes values made exact JSON-ready values."""
     kind = type(v)
+    if kind is float:
+        return v if v - v == 0.0 else non_finite_text(v)
     if kind is Decimal:
         return format(v, "f")
     if kind is bytes:
@@ -269,7 +278,7 @@ class _ProtobufReader:
             self._pool.Add(self._file)
         except (TypeError, KeyError, ValueError) as exc:
             raise DataError(f"schema {schema_id} is not a usable Protobuf schema: {exc}") from None
-        self._classes: dict[bytes, tuple[type[Message], int]] = {}
+        self._classes: dict[bytes, tuple[type[Message], int, Descriptor | None]] = {}
 
     def _add_references(self, registered: RegisteredSchema, added: set[str]) -> None:
         for name, reference in registered.references:
@@ -288,17 +297,21 @@ class _ProtobufReader:
         found = self._classes.get(value[_HEADER:end])
         if found is None:
             found = self._classes[value[_HEADER:end]] = self._message_class(value, end)
-        cls, start = found
+        cls, start, descriptor = found
         message = cls()
         try:
             message.ParseFromString(value[start:])
         except DecodeError as exc:
             raise DataError(f"value does not match Protobuf schema {self._id}: {exc}") from None
-        return json_format.MessageToDict(
+        decoded = json_format.MessageToDict(
             message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
         )
+        if descriptor is not None:
+            _respell_non_finite(decoded, descriptor)
+        return decoded
 
-    def _message_class(self, value: bytes, end: int) -> tuple[type[Message], int]:
+    def _message_class(self, value: bytes, end: int) -> tuple[type[Message], int, Descriptor | None]:
+        """The message class the index names, where its body starts, and its descriptor if it holds floats."""
         indexes = _message_indexes(value[_HEADER:end], self._id)
         types = self._file.message_type
         names: list[str] = [self._file.package] if self._file.package else []
@@ -308,7 +321,61 @@ class _ProtobufReader:
             names.append(types[i].name)
             types = types[i].nested_type
         descriptor = self._pool.FindMessageTypeByName(".".join(names))
-        return message_factory.GetMessageClass(descriptor), end
+        floats = descriptor if _holds_floats(descriptor, set()) else None
+        return message_factory.GetMessageClass(descriptor), end, floats
+
+
+_FLOAT_KINDS: Final = frozenset({FieldDescriptor.TYPE_FLOAT, FieldDescriptor.TYPE_DOUBLE})
+_FLOAT_WRAPPERS: Final = frozenset({"google.protobuf.FloatValue", "google.protobuf.DoubleValue"})
+_NON_FINITE: Final = {"NaN": "nan", "Infinity": "inf", "-Infinity": "-inf"}  # MessageToDict's → Timeplus's
+
+
+def _float_field(field: FieldDescriptor) -> bool:
+    message = field.message_type
+    return field.type in _FLOAT_KINDS or (message is not None and message.full_name in _FLOAT_WRAPPERS)
+
+
+def _own_message(field: FieldDescriptor) -> Descriptor | None:
+    """The message type of a field written as a JSON object of its fields (not a well-known type)."""
+    message: Descriptor | None = field.message_type
+    return None if message is None or message.full_name.startswith("google.protobuf.") else message
+
+
+def _holds_floats(descriptor: Descriptor, seen: set[str]) -> bool:
+    """Whether messages of ``descriptor`` may hold a float or double anywhere (a map's values included)."""
+    if descriptor.full_name in seen:
+        return False
+    seen.add(descriptor.full_name)
+    for field in descriptor.fields:
+        nested = _own_message(field)
+        if _float_field(field) or (nested is not None and _holds_floats(nested, seen)):
+            return True
+    return False
+
+
+def _respell_non_finite(decoded: dict[str, Any], descriptor: Descriptor) -> None:
+    """Rewrite, in place, each float field's ``NaN``/``Infinity`` as Timeplus reads them."""
+    for field in descriptor.fields:
+        value = decoded.get(field.name)
+        message = _own_message(field)
+        if value is None or (message is None and not _float_field(field)):
+            continue
+        if message is not None and message.GetOptions().map_entry:
+            value_field = message.fields_by_name["value"]
+            _respell_items(value, list(value), value_field, _own_message(value_field))
+        elif field.is_repeated:
+            _respell_items(value, range(len(value)), field, message)
+        else:
+            _respell_items(decoded, (field.name,), field, message)
+
+
+def _respell_items(holder: Any, keys: Iterable[Any], field: FieldDescriptor, message: Descriptor | None) -> None:
+    for key in keys:
+        item = holder[key]
+        if message is not None:
+            _respell_non_finite(item, message)
+        elif type(item) is str and _float_field(field):
+            holder[key] = _NON_FINITE.get(item, item)
 
 
 def _file_proto(schema_id: int, name: str, text: str) -> descriptor_pb2.FileDescriptorProto:

@@ -12,7 +12,9 @@ become dicts. Values with no JSON form are made exact JSON-ready values here (Av
 → its exact text, uuid → text, time → ``hh:mm:ss.fff[fff]``, bytes/fixed → base64 as Kafka
 Connect's JsonConverter writes them, a float's NaN or infinity → ``nan``/``inf``/``-inf``,
 the text Timeplus reads for float columns, where orjson would write null and Protobuf's
-JSON form writes ``NaN``/``Infinity``); Avro timestamps stay ``datetime`` and dates ``date``,
+JSON form writes ``NaN``/``Infinity``, a Protobuf enum number the schema does not name →
+its number as text, a JSON Schema number whose literal is an integer (``2.0``) → that
+integer); Avro timestamps stay ``datetime`` and dates ``date``,
 which date and time columns convert exactly and untyped columns send as ISO-8601.
 
 While the registry is unreachable, ``decode`` waits and retries with backoff (one warning
@@ -41,6 +43,7 @@ from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import DecodeError, Message
 
 from connector.errors import DataError, RetriableError
+from connector.exact_json import decode_exact, might_lose_digits
 from connector.ports import RegisteredSchema, SchemaSource
 from connector.types.numbers import non_finite_text
 
@@ -307,11 +310,11 @@ class _ProtobufReader:
             message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
         )
         if descriptor is not None:
-            _respell_non_finite(decoded, descriptor)
+            _respell(decoded, descriptor)
         return decoded
 
     def _message_class(self, value: bytes, end: int) -> tuple[type[Message], int, Descriptor | None]:
-        """The message class the index names, where its body starts, and its descriptor if it holds floats."""
+        """The message class the index names, where its body starts, and its descriptor if it needs ``_respell``."""
         indexes = _message_indexes(value[_HEADER:end], self._id)
         types = self._file.message_type
         names: list[str] = [self._file.package] if self._file.package else []
@@ -321,8 +324,8 @@ class _ProtobufReader:
             names.append(types[i].name)
             types = types[i].nested_type
         descriptor = self._pool.FindMessageTypeByName(".".join(names))
-        floats = descriptor if _holds_floats(descriptor, set()) else None
-        return message_factory.GetMessageClass(descriptor), end, floats
+        respelled = descriptor if _needs_respelling(descriptor, set()) else None
+        return message_factory.GetMessageClass(descriptor), end, respelled
 
 
 _FLOAT_KINDS: Final = frozenset({FieldDescriptor.TYPE_FLOAT, FieldDescriptor.TYPE_DOUBLE})
@@ -335,30 +338,39 @@ def _float_field(field: FieldDescriptor) -> bool:
     return field.type in _FLOAT_KINDS or (message is not None and message.full_name in _FLOAT_WRAPPERS)
 
 
+def _enum_field(field: FieldDescriptor) -> bool:
+    enum = field.enum_type
+    return enum is not None and enum.full_name != "google.protobuf.NullValue"
+
+
 def _own_message(field: FieldDescriptor) -> Descriptor | None:
     """The message type of a field written as a JSON object of its fields (not a well-known type)."""
     message: Descriptor | None = field.message_type
     return None if message is None or message.full_name.startswith("google.protobuf.") else message
 
 
-def _holds_floats(descriptor: Descriptor, seen: set[str]) -> bool:
-    """Whether messages of ``descriptor`` may hold a float or double anywhere (a map's values included)."""
+def _needs_respelling(descriptor: Descriptor, seen: set[str]) -> bool:
+    """Whether messages of ``descriptor`` may hold a float, double or enum anywhere (a map's values included)."""
     if descriptor.full_name in seen:
         return False
     seen.add(descriptor.full_name)
     for field in descriptor.fields:
         nested = _own_message(field)
-        if _float_field(field) or (nested is not None and _holds_floats(nested, seen)):
+        if _float_field(field) or _enum_field(field) or (nested is not None and _needs_respelling(nested, seen)):
             return True
     return False
 
 
-def _respell_non_finite(decoded: dict[str, Any], descriptor: Descriptor) -> None:
-    """Rewrite, in place, each float field's ``NaN``/``Infinity`` as Timeplus reads them."""
+def _respell(decoded: dict[str, Any], descriptor: Descriptor) -> None:
+    """Rewrite, in place, what MessageToDict writes in a form the field's Timeplus type does not read.
+
+    A float's ``NaN``/``Infinity`` become ``nan``/``inf``; an enum number the schema does not
+    name (proto3 enums are open) becomes its number as text, as its named values are text.
+    """
     for field in descriptor.fields:
         value = decoded.get(field.name)
         message = _own_message(field)
-        if value is None or (message is None and not _float_field(field)):
+        if value is None or (message is None and not _float_field(field) and not _enum_field(field)):
             continue
         if message is not None and message.GetOptions().map_entry:
             value_field = message.fields_by_name["value"]
@@ -373,9 +385,11 @@ def _respell_items(holder: Any, keys: Iterable[Any], field: FieldDescriptor, mes
     for key in keys:
         item = holder[key]
         if message is not None:
-            _respell_non_finite(item, message)
+            _respell(item, message)
         elif type(item) is str and _float_field(field):
             holder[key] = _NON_FINITE.get(item, item)
+        elif type(item) is int and _enum_field(field):
+            holder[key] = str(item)
 
 
 def _file_proto(schema_id: int, name: str, text: str) -> descriptor_pb2.FileDescriptorProto:
@@ -440,6 +454,7 @@ def _json_schema_reader(schema_id: int, registered: RegisteredSchema) -> Reader:
     except (ValueError, fastjsonschema.JsonSchemaDefinitionException) as exc:
         raise DataError(f"schema {schema_id} is not a usable JSON Schema: {exc}") from None
     invalid = fastjsonschema.JsonSchemaValueException
+    integers = any('"integer"' in text for text in _schema_texts(registered))
 
     def read(value: bytes) -> Any:
         try:
@@ -450,9 +465,37 @@ def _json_schema_reader(schema_id: int, registered: RegisteredSchema) -> Reader:
             validate(decoded)
         except invalid as exc:
             raise DataError(f"value does not match JSON Schema {schema_id}: {exc.message}") from None
-        return decoded
+        if not integers:
+            return decoded
+        # Where a literal has more digits than a float holds, read the body exactly:
+        # ``2.00000000000000001`` must not become the integer 2.
+        return _whole_numbers_as_ints(decode_exact(value[_HEADER:]) if might_lose_digits(value, tiny=True) else decoded)
 
     return read
+
+
+def _schema_texts(registered: RegisteredSchema) -> Iterator[str]:
+    yield registered.text
+    for _, reference in registered.references:
+        yield from _schema_texts(reference)
+
+
+def _whole_numbers_as_ints(v: Any) -> Any:
+    """``2.0`` as ``2``: JSON Schema's ``integer`` admits it, Timeplus's integer columns do not.
+
+    ``v`` is exact (each float its literal, else a Decimal); a number with a fraction stays
+    as it is, which an integer column refuses (dead-lettered with the reason).
+    """
+    kind = type(v)
+    if kind is float:
+        return int(v) if v.is_integer() else v
+    if kind is Decimal:
+        return int(v) if v == v.to_integral_value() else v
+    if kind is dict:
+        return {key: _whole_numbers_as_ints(item) for key, item in v.items()}
+    if kind is list:
+        return [_whole_numbers_as_ints(item) for item in v]
+    return v
 
 
 class _ReferencedDocuments(Mapping[str, Callable[[str], Any]]):

@@ -206,7 +206,11 @@ def _avro_reader(schema_id: int, registered: RegisteredSchema) -> Reader:
             raise DataError(f"value does not match {where}: {len(value) - body.tell()} bytes after the record")
         if fields:
             for name in fields:
-                decoded[name] = _normal(decoded[name])
+                v = decoded[name]
+                if type(v) is not float:
+                    decoded[name] = _normal(v)
+                elif v - v != 0.0:  # NaN or an infinity; a finite float is the common case, left as it is
+                    decoded[name] = non_finite_text(v)
         elif whole:
             decoded = _normal(decoded)
         return decoded

@@ -10,7 +10,11 @@ registry does not know is cached as a data error, so a topic of garbage does not
 Decoded values are what column paths read, as for JSON: Avro records and Protobuf messages
 become dicts. Values with no JSON form are made exact JSON-ready values here (Avro decimal
 → its exact text, uuid → text, time → ``hh:mm:ss.fff[fff]``, bytes/fixed → base64 as Kafka
-Connect's JsonConverter writes them); Avro timestamps stay ``datetime`` and dates ``date``,
+Connect's JsonConverter writes them, a float's NaN or infinity → ``nan``/``inf``/``-inf``,
+the text Timeplus reads for float columns, where orjson would write null and Protobuf's
+JSON form writes ``NaN``/``Infinity``, a Protobuf enum number the schema does not name →
+its number as text, a JSON Schema number whose literal is an integer (``2.0``) → that
+integer); Avro timestamps stay ``datetime`` and dates ``date``,
 which date and time columns convert exactly and untyped columns send as ISO-8601.
 
 While the registry is unreachable, ``decode`` waits and retries with backoff (one warning
@@ -25,7 +29,7 @@ import json
 import logging
 import random
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import time as time_of_day
 from decimal import Decimal
 from typing import Any, Final
@@ -35,10 +39,13 @@ import fastavro
 import fastjsonschema
 import orjson
 from google.protobuf import descriptor_pb2, descriptor_pool, json_format, message_factory
+from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import DecodeError, Message
 
 from connector.errors import DataError, RetriableError
+from connector.exact_json import decode_exact, might_lose_digits
 from connector.ports import RegisteredSchema, SchemaSource
+from connector.types.numbers import non_finite_text
 
 log = logging.getLogger(__name__)
 
@@ -164,8 +171,11 @@ class _Schema:
 
 # -- Avro -----------------------------------------------------------------------
 
-#: Avro types and logical types whose decoded Python values have no exact JSON form.
-_AVRO_NEEDS_NORMAL: Final = frozenset({"bytes", "fixed", "decimal", "uuid", "time-millis", "time-micros"})
+#: Avro types and logical types whose decoded Python values may have no exact JSON form
+#: (a float or double may be NaN or an infinity, which orjson would write as null).
+_AVRO_NEEDS_NORMAL: Final = frozenset(
+    {"float", "double", "bytes", "fixed", "decimal", "uuid", "time-millis", "time-micros"}
+)
 
 
 def _avro_reader(schema_id: int, registered: RegisteredSchema) -> Reader:
@@ -196,7 +206,11 @@ def _avro_reader(schema_id: int, registered: RegisteredSchema) -> Reader:
             raise DataError(f"value does not match {where}: {len(value) - body.tell()} bytes after the record")
         if fields:
             for name in fields:
-                decoded[name] = _normal(decoded[name])
+                v = decoded[name]
+                if type(v) is not float:
+                    decoded[name] = _normal(v)
+                elif v - v != 0.0:  # NaN or an infinity; a finite float is the common case, left as it is
+                    decoded[name] = non_finite_text(v)
         elif whole:
             decoded = _normal(decoded)
         return decoded
@@ -228,8 +242,10 @@ def _avro_needs_normal(schema: Any, named: dict[str, Any], seen: set[str]) -> bo
 
 
 def _normal(v: Any) -> Any:
-    """``v`` with Decimal, UUID, time and bytes values made exact JSON-ready values."""
+    """``v`` with NaN, infinities, Decimal, UUID, time and bytes values made exact JSON-ready values."""
     kind = type(v)
+    if kind is float:
+        return v if v - v == 0.0 else non_finite_text(v)
     if kind is Decimal:
         return format(v, "f")
     if kind is bytes:
@@ -269,7 +285,7 @@ class _ProtobufReader:
             self._pool.Add(self._file)
         except (TypeError, KeyError, ValueError) as exc:
             raise DataError(f"schema {schema_id} is not a usable Protobuf schema: {exc}") from None
-        self._classes: dict[bytes, tuple[type[Message], int]] = {}
+        self._classes: dict[bytes, tuple[type[Message], int, Descriptor | None]] = {}
 
     def _add_references(self, registered: RegisteredSchema, added: set[str]) -> None:
         for name, reference in registered.references:
@@ -288,17 +304,21 @@ class _ProtobufReader:
         found = self._classes.get(value[_HEADER:end])
         if found is None:
             found = self._classes[value[_HEADER:end]] = self._message_class(value, end)
-        cls, start = found
+        cls, start, descriptor = found
         message = cls()
         try:
             message.ParseFromString(value[start:])
         except DecodeError as exc:
             raise DataError(f"value does not match Protobuf schema {self._id}: {exc}") from None
-        return json_format.MessageToDict(
+        decoded = json_format.MessageToDict(
             message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
         )
+        if descriptor is not None:
+            _respell(decoded, descriptor)
+        return decoded
 
-    def _message_class(self, value: bytes, end: int) -> tuple[type[Message], int]:
+    def _message_class(self, value: bytes, end: int) -> tuple[type[Message], int, Descriptor | None]:
+        """The message class the index names, where its body starts, and its descriptor if it needs ``_respell``."""
         indexes = _message_indexes(value[_HEADER:end], self._id)
         types = self._file.message_type
         names: list[str] = [self._file.package] if self._file.package else []
@@ -308,7 +328,72 @@ class _ProtobufReader:
             names.append(types[i].name)
             types = types[i].nested_type
         descriptor = self._pool.FindMessageTypeByName(".".join(names))
-        return message_factory.GetMessageClass(descriptor), end
+        respelled = descriptor if _needs_respelling(descriptor, set()) else None
+        return message_factory.GetMessageClass(descriptor), end, respelled
+
+
+_FLOAT_KINDS: Final = frozenset({FieldDescriptor.TYPE_FLOAT, FieldDescriptor.TYPE_DOUBLE})
+_FLOAT_WRAPPERS: Final = frozenset({"google.protobuf.FloatValue", "google.protobuf.DoubleValue"})
+_NON_FINITE: Final = {"NaN": "nan", "Infinity": "inf", "-Infinity": "-inf"}  # MessageToDict's → Timeplus's
+
+
+def _float_field(field: FieldDescriptor) -> bool:
+    message = field.message_type
+    return field.type in _FLOAT_KINDS or (message is not None and message.full_name in _FLOAT_WRAPPERS)
+
+
+def _enum_field(field: FieldDescriptor) -> bool:
+    enum = field.enum_type
+    return enum is not None and enum.full_name != "google.protobuf.NullValue"
+
+
+def _own_message(field: FieldDescriptor) -> Descriptor | None:
+    """The message type of a field written as a JSON object of its fields (not a well-known type)."""
+    message: Descriptor | None = field.message_type
+    return None if message is None or message.full_name.startswith("google.protobuf.") else message
+
+
+def _needs_respelling(descriptor: Descriptor, seen: set[str]) -> bool:
+    """Whether messages of ``descriptor`` may hold a float, double or enum anywhere (a map's values included)."""
+    if descriptor.full_name in seen:
+        return False
+    seen.add(descriptor.full_name)
+    for field in descriptor.fields:
+        nested = _own_message(field)
+        if _float_field(field) or _enum_field(field) or (nested is not None and _needs_respelling(nested, seen)):
+            return True
+    return False
+
+
+def _respell(decoded: dict[str, Any], descriptor: Descriptor) -> None:
+    """Rewrite, in place, what MessageToDict writes in a form the field's Timeplus type does not read.
+
+    A float's ``NaN``/``Infinity`` become ``nan``/``inf``; an enum number the schema does not
+    name (proto3 enums are open) becomes its number as text, as its named values are text.
+    """
+    for field in descriptor.fields:
+        value = decoded.get(field.name)
+        message = _own_message(field)
+        if value is None or (message is None and not _float_field(field) and not _enum_field(field)):
+            continue
+        if message is not None and message.GetOptions().map_entry:
+            value_field = message.fields_by_name["value"]
+            _respell_items(value, list(value), value_field, _own_message(value_field))
+        elif field.is_repeated:
+            _respell_items(value, range(len(value)), field, message)
+        else:
+            _respell_items(decoded, (field.name,), field, message)
+
+
+def _respell_items(holder: Any, keys: Iterable[Any], field: FieldDescriptor, message: Descriptor | None) -> None:
+    for key in keys:
+        item = holder[key]
+        if message is not None:
+            _respell(item, message)
+        elif type(item) is str and _float_field(field):
+            holder[key] = _NON_FINITE.get(item, item)
+        elif type(item) is int and _enum_field(field):
+            holder[key] = str(item)
 
 
 def _file_proto(schema_id: int, name: str, text: str) -> descriptor_pb2.FileDescriptorProto:
@@ -373,6 +458,7 @@ def _json_schema_reader(schema_id: int, registered: RegisteredSchema) -> Reader:
     except (ValueError, fastjsonschema.JsonSchemaDefinitionException) as exc:
         raise DataError(f"schema {schema_id} is not a usable JSON Schema: {exc}") from None
     invalid = fastjsonschema.JsonSchemaValueException
+    integers = any('"integer"' in text for text in _schema_texts(registered))
 
     def read(value: bytes) -> Any:
         try:
@@ -383,9 +469,37 @@ def _json_schema_reader(schema_id: int, registered: RegisteredSchema) -> Reader:
             validate(decoded)
         except invalid as exc:
             raise DataError(f"value does not match JSON Schema {schema_id}: {exc.message}") from None
-        return decoded
+        if not integers:
+            return decoded
+        # Where a literal has more digits than a float holds, read the body exactly:
+        # ``2.00000000000000001`` must not become the integer 2.
+        return _whole_numbers_as_ints(decode_exact(value[_HEADER:]) if might_lose_digits(value, tiny=True) else decoded)
 
     return read
+
+
+def _schema_texts(registered: RegisteredSchema) -> Iterator[str]:
+    yield registered.text
+    for _, reference in registered.references:
+        yield from _schema_texts(reference)
+
+
+def _whole_numbers_as_ints(v: Any) -> Any:
+    """``2.0`` as ``2``: JSON Schema's ``integer`` admits it, Timeplus's integer columns do not.
+
+    ``v`` is exact (each float its literal, else a Decimal); a number with a fraction stays
+    as it is, which an integer column refuses (dead-lettered with the reason).
+    """
+    kind = type(v)
+    if kind is float:
+        return int(v) if v.is_integer() else v
+    if kind is Decimal:
+        return int(v) if v == v.to_integral_value() else v
+    if kind is dict:
+        return {key: _whole_numbers_as_ints(item) for key, item in v.items()}
+    if kind is list:
+        return [_whole_numbers_as_ints(item) for item in v]
+    return v
 
 
 class _ReferencedDocuments(Mapping[str, Callable[[str], Any]]):

@@ -16,6 +16,7 @@ builds its row again.
 
 from __future__ import annotations
 
+import re
 from decimal import MAX_EMAX, MIN_EMIN, Context, Decimal, InvalidOperation
 from typing import Any, Final
 
@@ -97,10 +98,16 @@ def int_converter(t: TimeplusType, null: str, floats: Floats) -> Converter:
 # Floats
 
 FLOAT32_MAX: Final = 3.4028234663852886e38
+_NON_FINITE_TEXT: Final = re.compile(r"[+-]?(?:inf|infinity|nan)", re.IGNORECASE)  # Proton reads these
+
+
+def non_finite_text(number: float) -> str:
+    """A NaN or infinity as Timeplus reads it: JSON has no such number, and orjson would write null."""
+    return "nan" if number != number else "inf" if number > 0 else "-inf"
 
 
 def float_converter(t: TimeplusType, null: str, floats: Floats) -> Converter:
-    """float32 / float64: the nearest float (rounding is what the column does); finite only."""
+    """float32 / float64: the nearest float (rounding is what the column does); NaN and infinities as text."""
     name = t.name
     limit = FLOAT32_MAX if name == "float32" else float("inf")
 
@@ -110,6 +117,8 @@ def float_converter(t: TimeplusType, null: str, floats: Floats) -> Converter:
         if isinstance(v, bytes):
             v = utf8(v)
         number: float
+        if (type(v) is float and v - v != 0.0) or (isinstance(v, str) and _NON_FINITE_TEXT.fullmatch(v.strip())):
+            return non_finite_text(float(v))
         if isinstance(v, str) and NUMBER_TEXT.fullmatch(v.strip()):
             number = float(v)
         elif type(v) is int or type(v) is float or type(v) is Decimal:

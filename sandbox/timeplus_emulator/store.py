@@ -56,7 +56,7 @@ _NULL_HASH = 0x5BD1E995  # stands for null: hash(None) differs between processes
 def _column_hashes(values: Sequence[Any]) -> Sequence[Any]:
     """One deterministic number per value: ints and floats as they are, text via crc32."""
     kinds = set(map(type, values))
-    if kinds <= {int, bool} or (kinds <= {int, float} and not math.isnan(math.fsum(values))):
+    if kinds <= {int, bool} or (kinds <= {int, float} and all(v == v for v in values)):
         return values  # hash(int/float) is deterministic; hash(nan) is not, hence the check
     if kinds == {str}:
         return list(map(zlib.crc32, map(str.encode, values)))

@@ -13,6 +13,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -30,7 +31,9 @@ from connector.findings import Level
 from connector.ports import RegisteredSchema
 from connector.registry_types import Derived, NoType, SubjectVersion, derive, schema_type
 from connector.stream_schema import implied_streams
+from connector.types import column_type
 from sandbox.timeplus_emulator.types import parse_type as emulator_type
+from sandbox.timeplus_emulator.values import ValueRejected
 from tests.unit.test_operate import Streams, Topics, by_subject, schema
 from tests.unit.test_registry_decoding import ORDER, Registry, avro, decoder, framed, order
 
@@ -419,6 +422,13 @@ def test_derived_protobuf_scalar_types_store_every_value_exactly(values: dict[st
     assert landed(schema_type("protobuf", PROTOBUF, ("at",)), message["at"]) == at.strftime("%Y-%m-%d %H:%M:%S.%f000")
 
 
+@given(st.integers(-(2**31), 2**31 - 1))
+def test_a_protobuf_enum_number_the_schema_does_not_name_lands_as_its_number(number: int) -> None:
+    message = decoded(PROTOBUF, b"\x00" + EVENT_CLASS(color=number).SerializeToString())
+    stored = landed(schema_type("protobuf", PROTOBUF, ("color",)), message["color"])
+    assert stored == {0: "RED", 1: "BLUE"}.get(number, str(number))
+
+
 @pytest.mark.parametrize(
     ("path", "reason"),
     [
@@ -518,6 +528,8 @@ def test_json_schema_types_store_the_decoded_values_exactly(path: tuple[str, ...
 
 JSON_LEAVES = [
     Kind({"type": "integer"}, st.integers(-(2**63), 2**63 - 1), _same),
+    # 2.0 is an integer to JSON Schema: sent as 2, which an int64 column reads (literals a float holds).
+    Kind({"type": "integer"}, st.integers(-(10**15) + 1, 10**15 - 1).map(float), int),
     Kind({"type": "number"}, st.floats(allow_nan=False, allow_infinity=False), _same),
     Kind({"type": "boolean"}, st.booleans(), _same),
     Kind({"type": "string"}, st.text(), _same),
@@ -556,6 +568,34 @@ def test_derived_json_schema_types_store_every_valid_document_exactly(
     for i, (kind, value) in enumerate(zip(kinds, values, strict=True)):
         path = ("inner", f"p{i}")
         assert landed(schema_type("json_schema", schema, path), value_at(document, path)) == kind.stored(value)
+
+
+@pytest.mark.parametrize("text", ["2024-01-02t03:04:05Z", "2024-01-02T03:04:05z"])
+def test_date_time_text_timeplus_does_not_read_is_refused_there_and_read_by_a_typed_column(text: str) -> None:
+    schema = RegisteredSchema(
+        "JSON", json.dumps({"type": "object", "properties": {"at": {"type": "string", "format": "date-time"}}})
+    )
+    at = decoded(schema, orjson.dumps({"at": text}))["at"]
+    type_name = schema_type("json_schema", schema, ("at",))
+    with pytest.raises(ValueRejected):  # untyped: Timeplus refuses the row, which is dead-lettered with the reason
+        landed(type_name, at)
+    assert landed(type_name, column_type(type_name).convert(at)) == "2024-01-02 03:04:05.000000000"
+
+
+@pytest.mark.parametrize(
+    ("literal", "sent"),
+    [(b"2.0", 2), (b"-3e2", -300), (b"9007199254740993.0", 9007199254740993), (b"1.0e19", 10**19),
+     (b"2.00000000000000001", Decimal("2.00000000000000001")), (b"1e-400", Decimal("1e-400"))],
+)  # fmt: skip
+def test_a_json_schema_number_is_an_integer_exactly_when_its_literal_is(literal: bytes, sent: Any) -> None:
+    schema = RegisteredSchema("JSON", json.dumps({"type": "object", "properties": {"n": {"type": "integer"}}}))
+    document = decoded(schema, b'{"n": ' + literal + b"}")
+    assert document == {"n": sent} and type(document["n"]) is type(sent)
+    if isinstance(sent, int) and sent < 2**63:
+        assert landed("int64", document["n"]) == sent
+    else:  # out of range, or not an integer (fastjsonschema reads the float the literal rounds to)
+        with pytest.raises(ValueRejected):  # Timeplus refuses it: the row is dead-lettered with the reason
+            landed("int64", document["n"])
 
 
 @pytest.mark.parametrize(

@@ -232,10 +232,6 @@ def test_floats(type_name: str, value: Any, expected: float) -> None:
 @pytest.mark.parametrize(
     ("type_name", "value", "message"),
     [
-        ("float64", float("nan"), "nan is not a valid float64"),
-        ("float64", float("inf"), "inf is out of range for float64"),
-        ("float64", "NaN", "'NaN' is not a valid float64"),
-        ("float64", "Infinity", "'Infinity' is not a valid float64"),
         ("float64", "1e999", "'1e999' is out of range for float64"),
         ("float64", 10**400, f"{str(10**400)[:57]}... is out of range for float64"),
         ("float32", 1e39, "1e+39 is out of range for float32"),

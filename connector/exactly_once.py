@@ -67,6 +67,8 @@ class StreamCursor:
     cuts: list[int] = field(default_factory=list)
     #: Accepted requests past ``next`` (first → last), waiting for the ones before them.
     accepted: dict[int, int] = field(default_factory=dict)
+    #: A cut was recorded that no commit holds yet: every request from it on waits for one.
+    unconfirmed: bool = False
 
 
 class PartitionCuts:
@@ -121,6 +123,10 @@ class PartitionCuts:
                 return min(cut, end)
         return end
 
+    def cuts_of(self, stream: str) -> list[int]:
+        """The recorded cuts of ``stream`` not yet below its ``next``, in order."""
+        return self._cursors[stream].cuts
+
     def may_cut(self, position: int) -> bool:
         """Whether a cut timing decides may be made at ``position``.
 
@@ -132,11 +138,27 @@ class PartitionCuts:
 
     def record(self, stream: str, last: int) -> None:
         """A cut that timing decided: the request of ``stream`` ends at ``last``. Commit before sending it."""
-        cuts = self._cursors[stream].cuts
+        cursor = self._cursors[stream]
+        cuts = cursor.cuts
         if not cuts or cuts[-1] < last:
             cuts.append(last)
+            cursor.unconfirmed = True
         elif last not in cuts:
             raise ValueError(f"cut at {last} recorded out of order (last cut {cuts[-1]})")
+
+    def unconfirmed(self, stream: str) -> bool:
+        """Whether ``stream`` has a recorded cut that no successful commit holds yet.
+
+        Until one does, no request of the stream may be sent, not only the one the cut
+        ends: a replay from the metadata committed before would not cut there, and would
+        rebuild the request after it (ending at its window end) with other bounds.
+        """
+        return self._cursors[stream].unconfirmed
+
+    def confirmed(self) -> None:
+        """A synchronous commit of ``metadata()`` succeeded: it holds every cut recorded so far."""
+        for cursor in self._cursors.values():
+            cursor.unconfirmed = False
 
     def accepted(self, stream: str, first: int, last: int) -> None:
         """Request ``first..last`` of ``stream`` was accepted (or had no rows): advance ``next`` if contiguous."""
@@ -180,7 +202,8 @@ class Request:
     first: int
     last: int
     rows: tuple[tuple[int, Any], ...]
-    #: True when the request ends at a cut timing decided: send it only after a commit holds that cut.
+    #: True when the request ends at a cut timing decided, or follows one no commit holds yet:
+    #: send it only after a commit holds that cut (``PartitionCuts.confirmed``).
     recorded: bool = False
 
 
@@ -205,10 +228,12 @@ class Cutter:
     def passed(self, position: int) -> list[Request]:
         """The consumer read up to ``position`` (exclusive): the requests that ended before it."""
         done: list[Request] = []
-        while self._end < position:
+        if self._end < position and self._rows:
             request = self._close(self._end, recorded=False)
             if request is not None:
                 done.append(request)
+        if self._end < position:
+            self._skip_empty(position)
         return done
 
     def cut(self, position: int) -> list[Request]:
@@ -232,6 +257,22 @@ class Cutter:
         """Rows buffered in the open request."""
         return len(self._rows)
 
+    def _skip_empty(self, position: int) -> None:
+        """No rows buffered: the requests that end before ``position`` are empty, as good as accepted.
+
+        Skipped in one step, not window by window: a partition may jump far ahead (a
+        compacted or deleted range, a stream no message of a long run feeds). The request
+        holding ``position`` starts after the last boundary (window end or cut) before it.
+        """
+        start = max(self.first, position // self._cuts.window * self._cuts.window)
+        for cut in self._cuts.cuts_of(self.stream):
+            if start <= cut < position:
+                start = cut + 1
+        if start > self.first:
+            self._cuts.accepted(self.stream, self.first, start - 1)
+        self.first = start
+        self._end = self._cuts.end_of(self.stream, start)
+
     def _close(self, last: int, *, recorded: bool) -> Request | None:
         rows, self._rows = self._rows, []
         first = self.first
@@ -240,4 +281,4 @@ class Cutter:
         if not rows:
             self._cuts.accepted(self.stream, first, last)  # nothing to send: as good as accepted
             return None
-        return Request(self.stream, first, last, tuple(rows), recorded)
+        return Request(self.stream, first, last, tuple(rows), recorded or self._cuts.unconfirmed(self.stream))

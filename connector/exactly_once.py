@@ -14,7 +14,7 @@ decoded from commit metadata); ``Cutter`` cuts one stream's rows of that partiti
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -46,6 +46,14 @@ def fingerprint(mapping: MappingConfig) -> str:
             )
         )
     return hashlib.blake2b("\n".join(parts).encode(), digest_size=6).hexdigest()
+
+
+def stream_fingerprint(mappings: Sequence[MappingConfig]) -> str:
+    """The fingerprint of the rows a stream gets from one topic: its mapping's, or all of them together."""
+    if len(mappings) == 1:
+        return fingerprint(mappings[0])
+    joined = "+".join(fingerprint(m) for m in mappings)
+    return hashlib.blake2b(joined.encode(), digest_size=6).hexdigest()
 
 
 def request_id(print_: str, topic: str, partition: int, first: int, last: int) -> str:
@@ -114,6 +122,10 @@ class PartitionCuts:
     def start(self, stream: str) -> int:
         """Where the stream's first request not known to be accepted starts; rows below it were accepted."""
         return self._cursors[stream].next
+
+    def lowest_start(self) -> int:
+        """The lowest ``next`` of the streams: the committed offset may not pass it."""
+        return min(cursor.next for cursor in self._cursors.values())
 
     def end_of(self, stream: str, first: int) -> int:
         """Where the request of ``stream`` starting at ``first`` ends: its window's end or the first cut past it."""

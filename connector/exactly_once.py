@@ -254,10 +254,16 @@ class Cutter:
         The cut is recorded, so that request is ``recorded``: send it only after a commit
         holds the metadata. No cut is made where ``PartitionCuts.may_cut`` says no; the
         rows then wait for their window to fill or for the position to reach the horizon.
+
+        An open request without rows is cut too (and is as good as accepted), so the
+        stream's ``next``, and with it the committed offset, reaches the position: a
+        partition may end in offsets no row of the stream comes from (transaction markers,
+        rows of other streams, bad messages). The requests after it wait for a commit all
+        the same, as a replay from an older commit would start them earlier.
         """
         done = self.passed(position)
         last = position - 1
-        if self._rows and last >= self.first and self._cuts.may_cut(position):
+        if last >= self.first and self._cuts.may_cut(position):
             self._cuts.record(self.stream, last)
             request = self._close(last, recorded=True)
             if request is not None:

@@ -189,11 +189,20 @@ class RequestBatcher(StreamBatcher):
         return done
 
     def cut_due(self, now: float) -> list[Batch]:
-        """Linger: the open requests that waited long enough, cut where the consumer is."""
+        """Linger: the open requests that waited long enough, cut where the consumer is.
+
+        Open requests without rows that the consumer has read past are cut at once: nothing
+        is sent, but the stream's ``next`` (and the committed offset) reaches the position.
+        """
         linger = self.limits.linger_s
         done: list[Batch] = []
         for lane in self.lanes.values():
-            if lane.since is None or now - lane.since < linger:
+            since = lane.since
+            if since is None:
+                if lane.cutter.first < lane.position:
+                    lane.cut()  # no rows: the cut only moves next, and sends nothing
+                continue
+            if now - since < linger:
                 continue
             done += [self._request(lane, *t) for t in lane.cut()]
             if lane.cutter.pending_rows:
@@ -452,9 +461,8 @@ class ExactlyOnceIntake(Intake):
     def send_due(self, now: float) -> None:
         """Cut the requests that lingered long enough; commit the cuts requests wait for, then send them."""
         for batcher in self._request_batchers:
-            if batcher.due(now):
-                for batch in batcher.cut_due(now):
-                    self._send(batch)
+            for batch in batcher.cut_due(now):
+                self._send(batch)
         if self._waiting and now >= self._commit_at:
             self._commit_waiting(now)
 

@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import re
 import textwrap
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import orjson
 import pytest
 
 from connector.config import Config, ConfigError, parse_config
+from connector.errors import FatalError
+from connector.offsets import TopicPartition as TP
 from connector.pipeline import Tuning, build_pipeline
 from connector.records import Record
+from connector.state import Stats
 from tests.unit.fakes import FakeSink, FakeSource, json_records
 
 FAST = Tuning(poll_messages=7, poll_timeout_s=0.0, commit_interval_s=0.0)
@@ -74,3 +79,140 @@ def test_every_row_once_with_ids_per_partition_and_window() -> None:
     assert bounds == sorted([(p, a, b) for p in (0, 1) for a, b in ((0, 9), (10, 19), (20, 24))] * 2)
     metadata = orjson.loads(source.broker_metadata[("orders", 0)])
     assert metadata["v"] == 1 and set(metadata["s"]) == {"orders", "audit"}
+
+
+# -- a crash at each step, then a replay ------------------------------------------------------
+
+START, TOTAL = 15, 40  # records per partition before the run, and in the end
+
+
+class Crashed(FatalError):
+    """The member died: nothing it does from now on reaches Kafka or Timeplus."""
+
+
+class Member:
+    """One incarnation over the shared log, group offsets and Timeplus (a sink that drops repeated ids).
+
+    The log grows by 3 records per partition whenever the member has read all of it, so
+    it works at the live head, where linger cuts requests and records the cuts in the
+    commit metadata. ``trigger`` sees each event (a consume, a commit about to be sent, a
+    synchronous commit accepted, a request stored) and may kill the member there: from then
+    on nothing it does reaches Kafka or Timeplus.
+    """
+
+    def __init__(self, log: dict[tuple[str, int], list[Record]], world: World, previous: FakeSource | None) -> None:
+        self.log = log
+        self.world = world
+        self.dead = False
+        produced = {tp: records[: len(previous.partitions[tp]) if previous else START] for tp, records in log.items()}
+        self.source = FakeSource(produced, previous.broker_committed if previous else None)
+        if previous is not None:
+            self.source.broker_metadata = dict(previous.broker_metadata)
+        self.source.before_consume = self._consume
+        self.stats = Stats()
+        self.idle = 0
+        self.trigger: Callable[[Member, str], bool] = lambda member, event: False
+
+    def event(self, what: str) -> None:
+        """Something happens: die here if the trigger says so (raising ``Crashed``)."""
+        if self.dead:
+            raise Crashed("the member is dead")
+        if self.trigger(self, what):
+            self.dead = True
+            self.source.refuse_commits = "the member is dead"
+            raise Crashed(f"died at: {what}")
+
+    def _consume(self, source: FakeSource) -> None:
+        self.event("consume")
+        caught_up = all(source.positions_[tp] == len(records) for tp, records in source.partitions.items())
+        # Produce more only once every request sent so far was stored: the steps then come in
+        # the same order on every run, whatever the delivery threads' timing.
+        if caught_up and len(self.world.ids) + self.world.repeated_ids >= self.stats.batches:
+            if all(len(records) == len(self.log[tp]) for tp, records in source.partitions.items()):
+                self.idle += 1
+                assert self.idle < 10_000, "the log was delivered whole and the crash point never came"
+            for tp, records in source.partitions.items():
+                records.extend(self.log[tp][len(records) : len(records) + 3])
+
+    def run(self, *, until_caught_up: bool) -> None:
+        commit = self.source.commit
+
+        def commit_with_events(offsets: Mapping[TP, int], *, asynchronous: bool, metadata: Any = None) -> bool:
+            self.event(f"commit {orjson.dumps(sorted((metadata or {}).values())).decode()}")
+            accepted = commit(offsets, asynchronous=asynchronous, metadata=metadata)
+            if accepted and not asynchronous:
+                self.event("sync commit accepted")
+            return accepted
+
+        self.source.commit = commit_with_events  # type: ignore[method-assign]
+        self.world.member = self
+        pipeline = build_pipeline(config(), self.source, self.world, until_caught_up=until_caught_up, tuning=FAST)
+        self.stats = pipeline.stats
+        try:
+            pipeline.run()
+        except Crashed:
+            assert self.dead
+
+
+class World(FakeSink):
+    """Timeplus: stores a request's rows unless its id was seen; a dead member's requests never arrive."""
+
+    member: Member
+
+    def ingest(self, stream: str, body: bytes, idempotent_id: str | None = None) -> None:
+        if self.member.dead:
+            raise Crashed("the member is dead")
+        super().ingest(stream, body, idempotent_id)
+        self.member.event(f"stored {idempotent_id}")  # raises when the member dies before the answer
+
+
+def cut_requests(ids: list[str]) -> list[tuple[int, int]]:
+    """(partition, last offset) of the requests among ``ids`` that end at a linger cut, not a window end."""
+    found = [ID.match(i) for i in ids]
+    return [(int(m[1]), int(m[3])) for m in found if m is not None and (int(m[3]) + 1) % 10]
+
+
+def acknowledged_cut(member: Member, event: str) -> bool:
+    """A commit is about to say that a stored cut request was accepted (its stream's next is past it)."""
+    if not event.startswith("commit "):
+        return False
+    nexts = [next_ for text in orjson.loads(event[7:]) for _, next_, _ in orjson.loads(text)["s"].values()]
+    return any(next_ > last for _, last in cut_requests(member.world.ids) for next_ in nexts)
+
+
+def revoke_with_a_cut_stored(member: Member, event: str) -> bool:
+    """A cut request was stored: the group takes the partitions back, refusing the revoke's commit; then die."""
+    if event != "consume" or not cut_requests(member.world.ids):
+        return False
+    source = member.source
+    assert source.callbacks is not None
+    source.refuse_commits = "the group is rebalancing"
+    source.callbacks[1](list(source.assignment))
+    return True
+
+
+CRASH_POINTS: dict[str, Callable[[Member, str], bool]] = {
+    # A linger cut was committed (after an earlier one was stored); the request it ends is not sent yet.
+    "before send": lambda member, event: event == "sync commit accepted" and bool(cut_requests(member.world.ids)),
+    # Timeplus stored a request cut by linger; its answer never comes back.
+    "after send, before ack": lambda member, event: bool(cut_requests([event.removeprefix("stored ")])),
+    # A cut request was acknowledged; the commit that would record it is lost.
+    "after ack, before commit": acknowledged_cut,
+    "during a revoke": revoke_with_a_cut_stored,
+}
+
+
+@pytest.mark.parametrize("point", sorted(CRASH_POINTS))
+def test_a_crash_at_each_step_replays_every_row_exactly_once(point: str) -> None:
+    log, world = orders(TOTAL), World()
+    first = Member(log, world, None)
+    first.trigger = CRASH_POINTS[point]
+    first.run(until_caught_up=False)
+    assert first.dead, f"the crash point {point!r} was never reached"
+    replay = Member(log, world, first.source)
+    replay.source.partitions = {tp: list(records) for tp, records in log.items()}
+    replay.run(until_caught_up=True)
+    for stream in ("orders", "audit"):
+        assert sorted(r[0] for r in world.rows[stream]) == expected(TOTAL), (point, stream)
+    if point in ("after send, before ack", "after ack, before commit"):
+        assert world.repeated_ids > 0, "the replay re-sent nothing that had reached Timeplus"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import textwrap
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -16,6 +17,7 @@ import pytest
 
 from connector.config import Config, ConfigError, parse_config
 from connector.errors import FatalError
+from connector.exactly_once import request_id, stream_fingerprint
 from connector.offsets import TopicPartition as TP
 from connector.pipeline import Tuning, build_pipeline
 from connector.records import Record
@@ -111,6 +113,7 @@ class Member:
         self.source.before_consume = self._consume
         self.stats = Stats()
         self.idle = 0
+        self.consumes = 0
         self.trigger: Callable[[Member, str], bool] = lambda member, event: False
 
     def event(self, what: str) -> None:
@@ -123,6 +126,7 @@ class Member:
             raise Crashed(f"died at: {what}")
 
     def _consume(self, source: FakeSource) -> None:
+        self.consumes += 1
         self.event("consume")
         caught_up = all(source.positions_[tp] == len(records) for tp, records in source.partitions.items())
         # Produce more only once every request sent so far was stored: the steps then come in
@@ -158,11 +162,14 @@ class World(FakeSink):
     """Timeplus: stores a request's rows unless its id was seen; a dead member's requests never arrive."""
 
     member: Member
+    #: Runs after a request is stored and before it is answered (on its delivery thread).
+    before_answer: Callable[[str | None], None] = staticmethod(lambda idempotent_id: None)
 
     def ingest(self, stream: str, body: bytes, idempotent_id: str | None = None) -> None:
         if self.member.dead:
             raise Crashed("the member is dead")
         super().ingest(stream, body, idempotent_id)
+        self.before_answer(idempotent_id)
         self.member.event(f"stored {idempotent_id}")  # raises when the member dies before the answer
 
 
@@ -216,3 +223,46 @@ def test_a_crash_at_each_step_replays_every_row_exactly_once(point: str) -> None
         assert sorted(r[0] for r in world.rows[stream]) == expected(TOTAL), (point, stream)
     if point in ("after send, before ack", "after ack, before commit"):
         assert world.repeated_ids > 0, "the replay re-sent nothing that had reached Timeplus"
+
+
+def test_the_committed_offset_stays_at_the_start_of_a_request_whose_first_rows_were_skipped() -> None:
+    """orders skips offsets 0..4 (not an int64), so its request 0..9 holds rows 5..9 only.
+
+    Once audit's 0..9 is accepted, every message below 5 is done; committing 5 would make
+    the replay start orders at 5 and send 5..9 under another id. The commit stays at 0.
+    """
+    values = [{"id": "not a number"}] * 5 + [{"id": i} for i in range(5, TOTAL)]
+    log = {("orders", 0): json_records("orders", 0, values)}
+    world = World()
+    first = Member(log, world, None)
+    mappings = config().mappings
+    orders_0_9, audit_0_9 = (
+        request_id(stream_fingerprint([m for m in mappings if m.stream == stream]), "orders", 0, 0, 9)
+        for stream in ("orders", "audit")
+    )
+
+    def hold_orders_until_audit_is_committed_past(idempotent_id: str | None) -> None:
+        if idempotent_id != orders_0_9:
+            return
+        # Answer only once audit's 0..9 was answered and the loop went round a few times more
+        # (each round commits what the answers allow), then die before answering.
+        deadline = time.monotonic() + 30
+        while audit_0_9 not in world.ids and time.monotonic() < deadline:
+            time.sleep(0.001)
+        seen = first.consumes
+        while first.consumes < seen + 5 and time.monotonic() < deadline:
+            time.sleep(0.001)
+        first.dead = True
+        first.source.refuse_commits = "the member is dead"
+        raise Crashed("stored orders 0..9, died before the answer")
+
+    world.before_answer = hold_orders_until_audit_is_committed_past
+    first.run(until_caught_up=False)
+    assert first.dead
+    assert first.source.broker_committed.get(("orders", 0), 0) == 0
+    world.before_answer = lambda idempotent_id: None
+    replay = Member(log, world, first.source)
+    replay.source.partitions = {tp: list(records) for tp, records in log.items()}
+    replay.run(until_caught_up=True)
+    assert sorted(r[0] for r in world.rows["orders"]) == list(range(5, TOTAL))
+    assert sorted(str(r[0]) for r in world.rows["audit"]) == sorted(str(v["id"]) for v in values)

@@ -28,7 +28,9 @@ FAST = Tuning(poll_messages=7, poll_timeout_s=0.0, commit_interval_s=0.0)
 ID = re.compile(r"^kt1-[0-9a-f]{12}-orders-(\d+)-(\d+)-(\d+)(/\d+-\d+)?$")
 
 
-def config(max_rows: int = 10, linger_ms: int = 0, delivery: str = "exactly_once") -> Config:
+def config(
+    max_rows: int = 10, linger_ms: int = 0, delivery: str = "exactly_once", audit_id: str = "value.id"
+) -> Config:
     return parse_config(
         textwrap.dedent(
             f"""
@@ -46,7 +48,7 @@ def config(max_rows: int = 10, linger_ms: int = 0, delivery: str = "exactly_once
                 stream: audit
                 on_error: skip
                 columns:
-                  id: value.id
+                  id: {audit_id}
             """
         ),
         env={},
@@ -266,3 +268,38 @@ def test_the_committed_offset_stays_at_the_start_of_a_request_whose_first_rows_w
     replay.run(until_caught_up=True)
     assert sorted(r[0] for r in world.rows["orders"]) == list(range(5, TOTAL))
     assert sorted(str(r[0]) for r in world.rows["audit"]) == sorted(str(v["id"]) for v in values)
+
+
+def test_a_warning_when_partitions_times_requests_in_flight_exceed_the_id_window(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # max_in_flight 8: 111 partitions x 9 = 999 fit in Timeplus's 1000 ids, 112 do not.
+    for partitions, warned in ((111, False), (112, True)):
+        caplog.clear()
+        source = FakeSource({("orders", p): [] for p in range(partitions)})
+        build_pipeline(config(), source, FakeSink(), until_caught_up=True, tuning=FAST).run()
+        lines = [r.getMessage() for r in caplog.records if "max_idempotent_ids" in r.getMessage()]
+        assert len(lines) == (2 if warned else 0), lines  # one per stream: orders and audit
+        if warned:
+            assert "stream audit is fed by 112 partitions with max_in_flight 8" in lines[0]
+            assert "partitions * (max_in_flight + 1) <= 1000" in lines[0]
+
+
+def test_a_changed_mapping_is_a_warning_naming_partition_and_offsets(caplog: pytest.LogCaptureFixture) -> None:
+    log = orders(TOTAL, partitions=1)
+    first = Member(log, World(), None)
+    first.trigger = CRASH_POINTS["after ack, before commit"]
+    first.run(until_caught_up=False)
+    committed = first.source.broker_committed[("orders", 0)]
+    replay = FakeSource(log, first.source.broker_committed)
+    replay.broker_metadata = dict(first.source.broker_metadata)
+    caplog.clear()
+    sink = FakeSink()
+    audit_typed = config(audit_id="{from: value.id, type: int64}")
+    build_pipeline(audit_typed, replay, sink, until_caught_up=True, tuning=FAST).run()
+    (warning,) = [r.getMessage() for r in caplog.records if "changed" in r.getMessage()]
+    assert warning.startswith(f"exactly-once: orders[0] (committed offset {committed}, end offset {TOTAL}; ")
+    assert f"offsets {committed}..{TOTAL - 1} may be stored twice" in warning
+    assert "the mapping of stream audit changed" in warning
+    # audit starts again at the committed offset (its requests since then go again, under new ids).
+    assert sorted(r[0] for r in sink.rows["audit"]) == list(range(committed, TOTAL))

@@ -237,6 +237,15 @@ class Cutter:
         self._rows.append((offset, row))
         return done
 
+    @property
+    def end(self) -> int:
+        """The last offset the open request may hold."""
+        return self._end
+
+    def extend(self, rows: list[tuple[int, Any]]) -> None:
+        """Rows (offset, row) in offset order, all within ``first..end``: ``add`` for a run, without its checks."""
+        self._rows.extend(rows)
+
     def passed(self, position: int) -> list[Request]:
         """The consumer read up to ``position`` (exclusive): the requests that ended before it."""
         done: list[Request] = []

@@ -94,6 +94,19 @@ class Lane:
     ) -> list[tuple[Request, list[tuple[Segment, int]], list[tuple[float, int]], int]]:
         """One poll's run of rows from ``segment``; the requests they complete, with what each holds."""
         cutter, holds = self.cutter, self.holds
+        start = messages[0].offset() or 0
+        if cutter.first <= start and (messages[-1].offset() or 0) <= cutter.end:
+            # The common case in a backlog: the whole run falls in the open request.
+            cutter.extend(
+                [(message.offset() or 0, (row, message)) for row, message in zip(rows, messages, strict=True)]
+            )
+            if not holds or holds[-1][0] is not segment:
+                segment.hold(start)
+                holds.append((segment, start))
+            self._note(read_at, len(rows), row_bytes)
+            if self.since is None:
+                self.since = read_at
+            return []
         done = []
         count = 0
         for row, message in zip(rows, messages, strict=True):

@@ -73,12 +73,14 @@ class RequestBatch(Batch):
 class Lane:
     """One stream's rows from one partition: its cutter, and what the open request holds."""
 
-    __slots__ = ("cuts", "cutter", "estimated", "holds", "position", "print_", "reads", "since", "tp")
+    __slots__ = ("columns", "cuts", "cutter", "estimated", "holds", "position", "print_", "reads", "since", "tp")
 
-    def __init__(self, tp: TP, cuts: PartitionCuts, stream: str, print_: str) -> None:
+    def __init__(self, tp: TP, cuts: PartitionCuts, stream: str, columns: tuple[str, ...], print_: str) -> None:
         self.tp = tp
         self.cuts = cuts
         self.cutter = Cutter(cuts, stream)
+        self.columns = columns
+        #: The fingerprint of the mapping(s) making the stream's rows of this topic.
         self.print_ = print_
         #: The segments the open request's rows came from, each from its first row's offset.
         self.holds: list[tuple[Segment, int]] = []
@@ -91,7 +93,7 @@ class Lane:
 
     def add(
         self, rows: list[list[Any]], messages: list[MessageLike], segment: Segment, read_at: float, row_bytes: float
-    ) -> list[tuple[Request, list[tuple[Segment, int]], list[tuple[float, int]], int]]:
+    ) -> list[RequestBatch]:
         """One poll's run of rows from ``segment``; the requests they complete, with what each holds."""
         cutter, holds = self.cutter, self.holds
         start = messages[0].offset() or 0
@@ -107,7 +109,7 @@ class Lane:
             if self.since is None:
                 self.since = read_at
             return []
-        done = []
+        done: list[RequestBatch] = []
         count = 0
         for row, message in zip(rows, messages, strict=True):
             offset = message.offset() or 0
@@ -128,12 +130,12 @@ class Lane:
             self.since = read_at
         return done
 
-    def passed(self, position: int) -> list[tuple[Request, list[tuple[Segment, int]], list[tuple[float, int]], int]]:
+    def passed(self, position: int) -> list[RequestBatch]:
         """The consumer read up to ``position``: the requests that ended before it."""
         self.position = max(self.position, position)
         return self._take(self.cutter.passed(self.position))
 
-    def cut(self) -> list[tuple[Request, list[tuple[Segment, int]], list[tuple[float, int]], int]]:
+    def cut(self) -> list[RequestBatch]:
         """Linger: the open request, cut where the consumer is (recorded: it waits for a commit)."""
         return self._take(self.cutter.cut(self.position))
 
@@ -147,15 +149,20 @@ class Lane:
             self.reads.append((read_at, count))
             self.estimated += int(count * row_bytes)
 
-    def _take(
-        self, requests: list[Request]
-    ) -> list[tuple[Request, list[tuple[Segment, int]], list[tuple[float, int]], int]]:
+    def _take(self, requests: list[Request]) -> list[RequestBatch]:
+        """The requests the cutter closed, as batches holding what the open request held."""
         # A Cutter call closes at most one request with rows: the open one, with every buffered row.
-        taken = []
+        batches = []
+        topic, partition = self.tp
         for request in requests:
-            taken.append((request, self.holds, self.reads, self.estimated))
+            batch = RequestBatch(self.cutter.stream, self.columns, self.tp, request, self.cuts)
+            batch.idempotent_id = request_id(self.print_, topic, partition, request.first, request.last)
+            batch.rows = [row for _, (row, _) in request.rows]
+            batch.messages = [message for _, (_, message) in request.rows]
+            batch.segments, batch.reads, batch.estimated_bytes = self.holds, self.reads, self.estimated
+            batches.append(batch)
             self.holds, self.reads, self.estimated, self.since = [], [], 0, None
-        return taken
+        return batches
 
 
 class RequestBatcher(StreamBatcher):
@@ -182,13 +189,12 @@ class RequestBatcher(StreamBatcher):
             lane = self.lanes.get(tp) or self._lane(tp)
             start, stop = starts[k], starts[k + 1] if k + 1 < len(starts) else total
             if stop > start:
-                taken = lane.add(rows[start:stop], messages[start:stop], segment, read_at, bytes_per_row)
-                done += [self._request(lane, *t) for t in taken]
+                done += lane.add(rows[start:stop], messages[start:stop], segment, read_at, bytes_per_row)
             read[tp] = max(read.get(tp, 0), segment.last + 1)
         # Only once every run is in: a partition's runs may be interleaved with others' in one poll.
         for tp, position in read.items():
             lane = self.lanes[tp]
-            done += [self._request(lane, *t) for t in lane.passed(position)]
+            done += lane.passed(position)
         self.discard_poll()
         return done
 
@@ -198,7 +204,7 @@ class RequestBatcher(StreamBatcher):
         for tp, position in positions.items():
             lane = self.lanes.get(tp)
             if lane is not None:
-                done += [self._request(lane, *t) for t in lane.passed(position)]
+                done += lane.passed(position)
         return done
 
     def cut_due(self, now: float) -> list[Batch]:
@@ -217,7 +223,7 @@ class RequestBatcher(StreamBatcher):
                 continue
             if now - since < linger:
                 continue
-            done += [self._request(lane, *t) for t in lane.cut()]
+            done += lane.cut()
             if lane.cutter.pending_rows:
                 # No cut may be made yet (the position is before the horizon, or the metadata
                 # is full): the rows wait for their window or the horizon; ask again later.
@@ -257,26 +263,8 @@ class RequestBatcher(StreamBatcher):
 
     def _lane(self, tp: TP) -> Lane:
         cuts = self._states.cuts.get(tp) or self._states.restore_now(tp)
-        lane = self.lanes[tp] = Lane(tp, cuts, self.stream, self._states.fingerprints(tp[0])[self.stream])
+        lane = self.lanes[tp] = Lane(tp, cuts, self.stream, self.columns, self._states.fingerprints(tp[0])[self.stream])
         return lane
-
-    def _request(
-        self,
-        lane: Lane,
-        request: Request,
-        holds: list[tuple[Segment, int]],
-        reads: list[tuple[float, int]],
-        estimated: int,
-    ) -> RequestBatch:
-        topic, partition = lane.tp
-        batch = RequestBatch(self.stream, self.columns, lane.tp, request, lane.cuts)
-        batch.idempotent_id = request_id(lane.print_, topic, partition, request.first, request.last)
-        batch.rows = [row for _, (row, _) in request.rows]
-        batch.messages = [message for _, (_, message) in request.rows]
-        batch.segments = holds
-        batch.reads = reads
-        batch.estimated_bytes = estimated
-        return batch
 
 
 class PartitionStates:

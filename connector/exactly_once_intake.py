@@ -282,6 +282,7 @@ class PartitionStates:
         self._base: dict[TP, int] = {}
         self._prints: dict[str, dict[str, str]] = {}
         self._window_checked = False
+        self._restore_failing = False
 
     def fingerprints(self, topic: str) -> dict[str, str]:
         """Per stream that ``topic`` feeds, the fingerprint of the mapping(s) that make its rows."""
@@ -304,7 +305,13 @@ class PartitionStates:
             try:
                 self._restore(todo)
             except RetriableError as exc:
-                log.warning("exactly-once: cannot read the commit metadata of %s yet: %s", _show(todo), exc)
+                if not self._restore_failing:  # one warning per outage, not one per round
+                    log.warning("exactly-once: cannot read the commit metadata of %s yet: %s", _show(todo), exc)
+                self._restore_failing = True
+            else:
+                if self._restore_failing:
+                    log.warning("exactly-once: read the commit metadata of %s", _show(todo))
+                self._restore_failing = False
         return [tp for tp in partitions if tp in self.cuts]
 
     def restore_now(self, tp: TP) -> PartitionCuts:

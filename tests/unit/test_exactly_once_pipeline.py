@@ -16,7 +16,7 @@ import orjson
 import pytest
 
 from connector.config import Config, ConfigError, parse_config
-from connector.errors import FatalError
+from connector.errors import FatalError, RetriableError
 from connector.exactly_once import request_id, stream_fingerprint
 from connector.offsets import TopicPartition as TP
 from connector.pipeline import Tuning, build_pipeline
@@ -303,3 +303,21 @@ def test_a_changed_mapping_is_a_warning_naming_partition_and_offsets(caplog: pyt
     assert "the mapping of stream audit changed" in warning
     # audit starts again at the committed offset (its requests since then go again, under new ids).
     assert sorted(r[0] for r in sink.rows["audit"]) == list(range(committed, TOTAL))
+
+
+def test_partitions_wait_paused_until_their_metadata_can_be_read(caplog: pytest.LogCaptureFixture) -> None:
+    source, sink = FakeSource(orders(25)), FakeSink()
+    read = source.committed_metadata
+    failures = iter(range(3))
+
+    def flaky(partitions: list[TP], timeout: float = 10.0) -> dict[TP, tuple[int, str]]:
+        if next(failures, None) is not None:
+            assert source.paused == {("orders", 0), ("orders", 1)}, "read before the metadata was restored"
+            raise RetriableError("kafka: committed failed: Local: Timed out")
+        return read(partitions, timeout)
+
+    source.committed_metadata = flaky  # type: ignore[method-assign]
+    build_pipeline(config(), source, sink, until_caught_up=True, tuning=FAST).run()
+    assert sorted(r[0] for r in sink.rows["orders"]) == expected(25)
+    lines = [r.getMessage() for r in caplog.records if "commit metadata" in r.getMessage()]
+    assert len(lines) == 2 and "cannot read" in lines[0] and "Timed out" in lines[0], lines

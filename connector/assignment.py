@@ -11,6 +11,11 @@ decides when to commit them and for which partitions:
   partitions up is valid, after handing them back (unsent rows left to the next owner,
   requests in flight awaited); the revoke that closing the consumer performs commits
   again what the stop's own commit could not.
+
+With ``delivery: exactly_once`` a ``CommitMetadata`` (the ``ExactlyOnceIntake``) also takes
+part: newly assigned partitions stay paused until it restored their commit metadata, the
+offsets it allows are committed with each partition's metadata, and it is told the
+consumer's positions (docs/EXACTLY_ONCE.md).
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ then drains that same topic several times, each time with a fresh consumer group
   d  the naive loop of a user: poll one message, POST one row, commit synchronously
      (on at most ``--naive-messages`` messages)
 
-plus the variants asked for (``--workers``, ``--gzip``, ``--metrics``, ``--ndjson``,
+plus the variants asked for (``--workers``, ``--gzip``, ``--metrics``, ``--ndjson``, ``--exactly-once``,
 ``--rows-per-request``, ``--in-flight``) and a latency run: messages produced at a fixed
 rate below capacity while the connector runs. With ``--format avro`` the current workload's
 events are written by confluent-kafka's AvroSerializer against a real Schema Registry
@@ -429,8 +429,10 @@ def connector_config(
     ndjson: bool = False,
     mapping: str = MAPPING,
     registry_url: str | None = None,
+    exactly_once: bool = False,
 ) -> Path:
     batch = f"batch: {{max_rows: {max_rows}}}\n" if max_rows else ""
+    batch += "delivery: exactly_once\n" if exactly_once else ""
     batch += "http: {listen: '127.0.0.1:0'}\n" if metrics else ""
     requests = f"  max_in_flight: {in_flight}\n" if in_flight else ""
     # NDJSON goes to the app server's route (Proton's takes compact only); the sink serves both.
@@ -536,6 +538,7 @@ def connector_stage(stage: str, args: argparse.Namespace, topic: str, sink: Sink
         in_flight=variant.get("in_flight"),
         metrics=variant.get("metrics", False),
         ndjson=variant.get("ndjson", False),
+        exactly_once=variant.get("exactly_once", False),
         mapping=mapping_of(args.workload),
         registry_url=args.registry_url,
     )
@@ -806,6 +809,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--workers", type=int, default=1, help="also run stage c with this many processes")
     parser.add_argument("--gzip", action="store_true", help="also run stage c with gzip request bodies")
+    parser.add_argument("--exactly-once", action="store_true", help="also run stage c with delivery: exactly_once")
     parser.add_argument("--metrics", action="store_true", help="also run stage c serving Prometheus metrics (--http)")
     parser.add_argument(
         "--ndjson", action="store_true", help="also run stage c with timeplus.body_format: ndjson (app server route)"
@@ -868,6 +872,8 @@ def stage_table(
         stages["c_metrics"] = connector_variant("c_metrics", metrics=True)
     if args.ndjson:
         stages["c_ndjson"] = connector_variant("c_ndjson", ndjson=True)
+    if args.exactly_once:
+        stages["c_exactly_once"] = connector_variant("c_exactly_once", exactly_once=True)
     for rows in args.rows_per_request or [None]:
         for in_flight in args.in_flight or [None]:
             name = "c" + (f"_rows{rows}" if rows else "") + (f"_inflight{in_flight}" if in_flight else "")

@@ -11,6 +11,11 @@ decides when to commit them and for which partitions:
   partitions up is valid, after handing them back (unsent rows left to the next owner,
   requests in flight awaited); the revoke that closing the consumer performs commits
   again what the stop's own commit could not.
+
+With ``delivery: exactly_once`` a ``CommitMetadata`` (the ``ExactlyOnceIntake``) also takes
+part: newly assigned partitions stay paused until it restored their commit metadata, the
+offsets it allows are committed with each partition's metadata, and it is told the
+consumer's positions (docs/EXACTLY_ONCE.md).
 """
 
 from __future__ import annotations
@@ -42,6 +47,26 @@ class AssignmentListener(Protocol):
         ...
 
 
+class CommitMetadata(Protocol):
+    """Exactly-once's part in commits: which offsets may go, the metadata they carry, and restoring it."""
+
+    def restore(self, partitions: list[TP]) -> list[TP]:
+        """Read the group's committed metadata of newly assigned ``partitions``; those now ready to be read."""
+        ...
+
+    def offsets(self, owned: set[TP], tracker: OffsetTracker, *, unchanged: bool) -> dict[TP, int]:
+        """The offsets to commit for ``owned`` (with ``unchanged``, also those equal to the last commit)."""
+        ...
+
+    def metadata(self, partitions: list[TP]) -> dict[TP, str]:
+        """The commit metadata of each of ``partitions``."""
+        ...
+
+    def passed(self, positions: dict[TP, int]) -> None:
+        """The consumer's positions: requests ending before them are complete."""
+        ...
+
+
 class Assignment:
     """Handles the source's rebalance callbacks, pauses and resumes, and commits."""
 
@@ -54,8 +79,12 @@ class Assignment:
         stats: Stats,
         answer_timeout_s: float,
         clock: Callable[[], float],
+        exactly_once: CommitMetadata | None = None,
     ) -> None:
         self._source = source
+        self._exactly_once = exactly_once
+        #: Assigned partitions kept paused until exactly-once restored their metadata.
+        self.held: set[TP] = set()
         self._tracker = tracker
         self._hand_back = hand_back
         self._stats = stats
@@ -90,12 +119,14 @@ class Assignment:
 
     def tick(self, now: float) -> None:
         """Commit what acknowledgements made committable, unless a commit still awaits its answer."""
+        if self.held and self._exactly_once is not None:
+            self._release(self._exactly_once.restore(sorted(self.held)))
         sent_at = self._commit_sent_at
         if sent_at is not None and now - sent_at < self._answer_timeout_s:
             return
         self._skip_past_markers(self.assigned)
-        offsets = {tp: o for tp, o in self._tracker.committable().items() if tp in self.assigned}
-        if offsets and self._source.commit(offsets, asynchronous=True):
+        offsets = self._committable(self.assigned)
+        if offsets and self._source.commit(offsets, asynchronous=True, metadata=self._metadata(offsets)):
             self._commit_sent_at = now
 
     def _skip_past_markers(self, owned: set[TP]) -> None:
@@ -104,18 +135,36 @@ class Assignment:
             positions = self._source.positions(sorted(owned))
         except RetriableError:
             return  # a revoke must not fail on it: offsets past markers wait for the next commit
+        if self._exactly_once is not None:
+            self._exactly_once.passed(positions)
         for tp, position in positions.items():
             self._tracker.skip_to(tp, position)
 
-    def commit_now(self, partitions: set[TP] | None = None) -> None:
-        """Commit synchronously what may be committed for the owned partitions (or ``partitions``)."""
+    def _committable(self, owned: set[TP], *, unchanged: bool = False) -> dict[TP, int]:
+        if self._exactly_once is not None:
+            return self._exactly_once.offsets(owned, self._tracker, unchanged=unchanged)
+        return {tp: o for tp, o in self._tracker.committable().items() if tp in owned}
+
+    def _metadata(self, offsets: dict[TP, int]) -> dict[TP, str] | None:
+        return None if self._exactly_once is None else self._exactly_once.metadata(list(offsets))
+
+    def commit_now(self, partitions: set[TP] | None = None, *, unchanged: bool = False) -> bool:
+        """Commit synchronously what may be committed for the owned partitions (or ``partitions``).
+
+        With ``unchanged``, partitions whose offset did not move are committed too (exactly-once
+        commits their metadata so). True when the broker accepted the commit (or there was none).
+        """
         owned = self.assigned if partitions is None else partitions
         self._skip_past_markers(owned)
-        offsets = {tp: o for tp, o in self._tracker.committable().items() if tp in owned}
-        if offsets and self._source.commit(offsets, asynchronous=False):
-            self._tracker.mark_committed(offsets)
-            self._stats.commits += 1
-            log.debug("committed %s", offsets)
+        offsets = self._committable(owned, unchanged=unchanged)
+        if not offsets:
+            return True
+        if not self._source.commit(offsets, asynchronous=False, metadata=self._metadata(offsets)):
+            return False
+        self._tracker.mark_committed(offsets)
+        self._stats.commits += 1
+        log.debug("committed %s", offsets)
+        return True
 
     def _on_commit(self, accepted: dict[TP, int], refused: str | None) -> None:
         """An asynchronous commit's answer (served inside ``consume``)."""
@@ -136,9 +185,16 @@ class Assignment:
         self._source.pause(self.assigned_list())
 
     def resume(self) -> None:
-        """Fetch every owned partition again."""
+        """Fetch every owned partition again (but those still held)."""
         self.paused = False
-        self._source.resume(self.assigned_list())
+        self._source.resume([tp for tp in self.assigned_list() if tp not in self.held])
+
+    def _release(self, partitions: list[TP]) -> None:
+        """Stop holding ``partitions``: fetch them, unless everything is paused."""
+        ready = [tp for tp in partitions if tp in self.held]
+        self.held.difference_update(ready)
+        if ready and not self.paused:
+            self._source.resume(ready)
 
     # -- rebalances and stopping -----------------------------------------------
 
@@ -163,7 +219,11 @@ class Assignment:
         self.assigned.update(partitions)
         # Anything left over from an earlier ownership is stale.
         self._tracker.forget(partitions)
-        if self.paused:
+        if self._exactly_once is not None:
+            # Read nothing before the commit metadata is restored (in ``tick``, where a
+            # transient Kafka failure is simply asked again).
+            self.held.update(partitions)
+        if self.paused or self._exactly_once is not None:
             self._source.pause(partitions)
         for listener in self._listeners:
             listener.assigned(partitions)
@@ -184,6 +244,7 @@ class Assignment:
 
     def _forget(self, partitions: list[TP]) -> None:
         self.assigned.difference_update(partitions)
+        self.held.difference_update(partitions)
         self._tracker.forget(partitions)
         for listener in self._listeners:
             listener.forgotten(partitions)

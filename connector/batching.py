@@ -43,7 +43,17 @@ class BatchLimits:
 class Batch:
     """Rows bound for one stream, the messages they came from, and their segments."""
 
-    __slots__ = ("columns", "created_at", "estimated_bytes", "messages", "reads", "rows", "segments", "stream")
+    __slots__ = (
+        "columns",
+        "created_at",
+        "estimated_bytes",
+        "idempotent_id",
+        "messages",
+        "reads",
+        "rows",
+        "segments",
+        "stream",
+    )
 
     def __init__(self, stream: str, columns: Sequence[str], created_at: float) -> None:
         self.stream = stream
@@ -57,6 +67,8 @@ class Batch:
         self.reads: list[tuple[float, int]] = []
         self.estimated_bytes = 0
         self.created_at = created_at
+        #: Exactly-once: the id Timeplus drops a repeat of (its parts append their row range).
+        self.idempotent_id: str | None = None
 
     def release(self) -> None:
         """The rows were accepted (or dealt with): let their offsets advance."""

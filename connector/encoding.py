@@ -81,15 +81,32 @@ class IngestRequest:
     rows: tuple[list[Any], ...]
     #: The body of all the rows.
     body: bytes
+    #: Exactly-once: the idempotent id of the whole request (None: at-least-once).
+    idempotent_id: str | None = None
 
     @classmethod
     def encode(
-        cls, stream: str, columns: Sequence[str], rows: Sequence[list[Any]], body_format: BodyFormat = "compact"
+        cls,
+        stream: str,
+        columns: Sequence[str],
+        rows: Sequence[list[Any]],
+        body_format: BodyFormat = "compact",
+        idempotent_id: str | None = None,
     ) -> IngestRequest:
         """Encode ``rows`` (may raise what orjson raises for a value it cannot encode)."""
         encoder = rows_encoder(body_format, columns)
         frozen = tuple(rows)
-        return cls(stream, encoder, frozen, encoder(frozen))
+        return cls(stream, encoder, frozen, encoder(frozen), idempotent_id)
+
+    def part_id(self, start: int, stop: int) -> str | None:
+        """The idempotent id of the body of rows start..stop: the request's, with ``/start-stop`` for a part.
+
+        Parts are cut by ``fitting`` (halving for size) and by the Sender's bisection around
+        rejected rows, both a pure function of the rows, so a replay cuts the same parts.
+        """
+        if self.idempotent_id is None or (start == 0 and stop == len(self.rows)):
+            return self.idempotent_id
+        return f"{self.idempotent_id}/{start}-{stop}"
 
     def part(self, start: int, stop: int) -> bytes:
         """The body of rows start..stop, in the request's body format."""

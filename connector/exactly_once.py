@@ -14,7 +14,7 @@ decoded from commit metadata); ``Cutter`` cuts one stream's rows of that partiti
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -48,6 +48,14 @@ def fingerprint(mapping: MappingConfig) -> str:
     return hashlib.blake2b("\n".join(parts).encode(), digest_size=6).hexdigest()
 
 
+def stream_fingerprint(mappings: Sequence[MappingConfig]) -> str:
+    """The fingerprint of the rows a stream gets from one topic: its mapping's, or all of them together."""
+    if len(mappings) == 1:
+        return fingerprint(mappings[0])
+    joined = "+".join(fingerprint(m) for m in mappings)
+    return hashlib.blake2b(joined.encode(), digest_size=6).hexdigest()
+
+
 def request_id(print_: str, topic: str, partition: int, first: int, last: int) -> str:
     """The idempotent id of the request of offsets ``first..last`` (a body part appends ``/start-stop``)."""
     return f"kt1-{print_}-{topic}-{partition}-{first}-{last}"
@@ -67,6 +75,8 @@ class StreamCursor:
     cuts: list[int] = field(default_factory=list)
     #: Accepted requests past ``next`` (first → last), waiting for the ones before them.
     accepted: dict[int, int] = field(default_factory=dict)
+    #: A cut was recorded that no commit holds yet: every request from it on waits for one.
+    unconfirmed: bool = False
 
 
 class PartitionCuts:
@@ -113,6 +123,10 @@ class PartitionCuts:
         """Where the stream's first request not known to be accepted starts; rows below it were accepted."""
         return self._cursors[stream].next
 
+    def lowest_start(self) -> int:
+        """The lowest ``next`` of the streams: the committed offset may not pass it."""
+        return min(cursor.next for cursor in self._cursors.values())
+
     def end_of(self, stream: str, first: int) -> int:
         """Where the request of ``stream`` starting at ``first`` ends: its window's end or the first cut past it."""
         end = window_end(first, self.window)
@@ -120,6 +134,10 @@ class PartitionCuts:
             if cut >= first:
                 return min(cut, end)
         return end
+
+    def cuts_of(self, stream: str) -> list[int]:
+        """The recorded cuts of ``stream`` not yet below its ``next``, in order."""
+        return self._cursors[stream].cuts
 
     def may_cut(self, position: int) -> bool:
         """Whether a cut timing decides may be made at ``position``.
@@ -132,11 +150,27 @@ class PartitionCuts:
 
     def record(self, stream: str, last: int) -> None:
         """A cut that timing decided: the request of ``stream`` ends at ``last``. Commit before sending it."""
-        cuts = self._cursors[stream].cuts
+        cursor = self._cursors[stream]
+        cuts = cursor.cuts
         if not cuts or cuts[-1] < last:
             cuts.append(last)
+            cursor.unconfirmed = True
         elif last not in cuts:
             raise ValueError(f"cut at {last} recorded out of order (last cut {cuts[-1]})")
+
+    def unconfirmed(self, stream: str) -> bool:
+        """Whether ``stream`` has a recorded cut that no successful commit holds yet.
+
+        Until one does, no request of the stream may be sent, not only the one the cut
+        ends: a replay from the metadata committed before would not cut there, and would
+        rebuild the request after it (ending at its window end) with other bounds.
+        """
+        return self._cursors[stream].unconfirmed
+
+    def confirmed(self) -> None:
+        """A synchronous commit of ``metadata()`` succeeded: it holds every cut recorded so far."""
+        for cursor in self._cursors.values():
+            cursor.unconfirmed = False
 
     def accepted(self, stream: str, first: int, last: int) -> None:
         """Request ``first..last`` of ``stream`` was accepted (or had no rows): advance ``next`` if contiguous."""
@@ -180,7 +214,8 @@ class Request:
     first: int
     last: int
     rows: tuple[tuple[int, Any], ...]
-    #: True when the request ends at a cut timing decided: send it only after a commit holds that cut.
+    #: True when the request ends at a cut timing decided, or follows one no commit holds yet:
+    #: send it only after a commit holds that cut (``PartitionCuts.confirmed``).
     recorded: bool = False
 
 
@@ -202,13 +237,24 @@ class Cutter:
         self._rows.append((offset, row))
         return done
 
+    @property
+    def end(self) -> int:
+        """The last offset the open request may hold."""
+        return self._end
+
+    def extend(self, rows: list[tuple[int, Any]]) -> None:
+        """Rows (offset, row) in offset order, all within ``first..end``: ``add`` for a run, without its checks."""
+        self._rows.extend(rows)
+
     def passed(self, position: int) -> list[Request]:
         """The consumer read up to ``position`` (exclusive): the requests that ended before it."""
         done: list[Request] = []
-        while self._end < position:
+        if self._end < position and self._rows:
             request = self._close(self._end, recorded=False)
             if request is not None:
                 done.append(request)
+        if self._end < position:
+            self._skip_empty(position)
         return done
 
     def cut(self, position: int) -> list[Request]:
@@ -217,10 +263,16 @@ class Cutter:
         The cut is recorded, so that request is ``recorded``: send it only after a commit
         holds the metadata. No cut is made where ``PartitionCuts.may_cut`` says no; the
         rows then wait for their window to fill or for the position to reach the horizon.
+
+        An open request without rows is cut too (and is as good as accepted), so the
+        stream's ``next``, and with it the committed offset, reaches the position: a
+        partition may end in offsets no row of the stream comes from (transaction markers,
+        rows of other streams, bad messages). The requests after it wait for a commit all
+        the same, as a replay from an older commit would start them earlier.
         """
         done = self.passed(position)
         last = position - 1
-        if self._rows and last >= self.first and self._cuts.may_cut(position):
+        if last >= self.first and self._cuts.may_cut(position):
             self._cuts.record(self.stream, last)
             request = self._close(last, recorded=True)
             if request is not None:
@@ -232,6 +284,22 @@ class Cutter:
         """Rows buffered in the open request."""
         return len(self._rows)
 
+    def _skip_empty(self, position: int) -> None:
+        """No rows buffered: the requests that end before ``position`` are empty, as good as accepted.
+
+        Skipped in one step, not window by window: a partition may jump far ahead (a
+        compacted or deleted range, a stream no message of a long run feeds). The request
+        holding ``position`` starts after the last boundary (window end or cut) before it.
+        """
+        start = max(self.first, position // self._cuts.window * self._cuts.window)
+        for cut in self._cuts.cuts_of(self.stream):
+            if start <= cut < position:
+                start = cut + 1
+        if start > self.first:
+            self._cuts.accepted(self.stream, self.first, start - 1)
+        self.first = start
+        self._end = self._cuts.end_of(self.stream, start)
+
     def _close(self, last: int, *, recorded: bool) -> Request | None:
         rows, self._rows = self._rows, []
         first = self.first
@@ -240,4 +308,4 @@ class Cutter:
         if not rows:
             self._cuts.accepted(self.stream, first, last)  # nothing to send: as good as accepted
             return None
-        return Request(self.stream, first, last, tuple(rows), recorded)
+        return Request(self.stream, first, last, tuple(rows), recorded or self._cuts.unconfirmed(self.stream))

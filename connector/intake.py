@@ -92,10 +92,14 @@ class Intake:
         self._targets: list[tuple[Mapper, StreamBatcher]] = []
         for mapper in mappers:
             if mapper.stream not in self.batchers:
-                self.batchers[mapper.stream] = StreamBatcher(mapper.stream, mapper.columns, limits)
+                self.batchers[mapper.stream] = self._new_batcher(mapper, limits)
                 self.stream_mappings[mapper.stream] = mapper.mapping
             self._targets.append((mapper, self.batchers[mapper.stream]))
         self._routes: dict[str, Route] = {}
+
+    def _new_batcher(self, mapper: Mapper, limits: BatchLimits) -> StreamBatcher:
+        """The batcher of ``mapper``'s stream (the first mapping into it speaks for it)."""
+        return StreamBatcher(mapper.stream, mapper.columns, limits)
 
     def process(self, messages: list[MessageLike], now: float) -> None:
         """Map one poll's messages into their streams' batchers. The hot path: keep per-message work minimal.

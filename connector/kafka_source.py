@@ -123,15 +123,20 @@ class KafkaSource:
                 self._on_message_error(error)
         return good
 
-    def commit(self, offsets: Mapping[TP, int], *, asynchronous: bool) -> bool:
-        """Commit ``offsets`` (next offset to read).
+    def commit(
+        self, offsets: Mapping[TP, int], *, asynchronous: bool, metadata: Mapping[TP, str] | None = None
+    ) -> bool:
+        """Commit ``offsets`` (next offset to read), each with its partition's ``metadata`` if given.
 
         Synchronous: True if the broker accepted every offset. Asynchronous: True once sent;
         the answer reaches ``on_commit`` from a later ``consume``.
         """
         if not offsets:
             return True
-        partitions = [TopicPartition(t, p, o) for (t, p), o in offsets.items()]
+        if metadata:
+            partitions = [TopicPartition(t, p, o, metadata=metadata.get((t, p))) for (t, p), o in offsets.items()]
+        else:
+            partitions = [TopicPartition(t, p, o) for (t, p), o in offsets.items()]
         try:
             if asynchronous:
                 self._consumer.commit(offsets=partitions, asynchronous=True)
@@ -160,11 +165,19 @@ class KafkaSource:
 
     def committed(self, partitions: list[TP], timeout: float = 10.0) -> dict[TP, int]:
         """The group's committed offsets for ``partitions`` (absent when none)."""
+        return {tp: offset for tp, (offset, _) in self.committed_metadata(partitions, timeout).items()}
+
+    def committed_metadata(self, partitions: list[TP], timeout: float = 10.0) -> dict[TP, tuple[int, str]]:
+        """The group's committed offsets for ``partitions`` (absent when none), each with its metadata."""
         try:
             found = self._consumer.committed([TopicPartition(t, p) for t, p in partitions], timeout=timeout)
         except KafkaException as exc:
             raise _convert(exc.args[0], "committed") from exc
-        return {(p.topic, p.partition): p.offset for p in found if p.offset != OFFSET_INVALID and p.offset >= 0}
+        return {
+            (p.topic, p.partition): (p.offset, p.metadata or "")
+            for p in found
+            if p.offset != OFFSET_INVALID and p.offset >= 0
+        }
 
     def end_offsets(self, partitions: list[TP], timeout: float = 10.0) -> dict[TP, tuple[int, int]]:
         """(low, high) watermarks of each partition."""

@@ -21,6 +21,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from connector.assignment import Assignment
 from connector.backpressure import Backpressure
@@ -28,6 +29,7 @@ from connector.batching import BatchLimits
 from connector.catch_up import CatchUp
 from connector.config import REGISTRY_FORMATS, Config
 from connector.errors import FatalError, RetriableError
+from connector.exactly_once_intake import ExactlyOnceIntake, PartitionStates
 from connector.intake import Decode, Intake
 from connector.mapping import compile_mappers
 from connector.offsets import OffsetTracker
@@ -103,7 +105,14 @@ def build_pipeline(
         metrics=metrics,
     )
     limits = BatchLimits(config.batch.max_rows, config.batch.max_bytes, config.batch.linger_ms / 1000)
-    intake = Intake(
+    make_intake: Callable[..., Intake] = Intake
+    if config.delivery == "exactly_once":
+        # Chosen here, once: the at-least-once path carries no exactly-once branch.
+        states = PartitionStates(
+            source, config.mappings, window=config.batch.max_rows, max_in_flight=config.timeplus.max_in_flight
+        )
+        make_intake = partial(ExactlyOnceIntake, states=states)
+    intake = make_intake(
         mappers,
         limits,
         max_message_bytes=config.max_message_bytes,
@@ -114,6 +123,7 @@ def build_pipeline(
         metrics=metrics,
         decoders=decoders,
     )
+    exactly_once = intake if isinstance(intake, ExactlyOnceIntake) else None
     settlement = Settlement(
         sender,
         intake,
@@ -131,7 +141,11 @@ def build_pipeline(
         stats=stats,
         answer_timeout_s=tuning.commit_answer_timeout_s,
         clock=clock,
+        exactly_once=exactly_once,
     )
+    if exactly_once is not None:
+        exactly_once.commit_cuts = partial(assignment.commit_now, unchanged=True)
+        assignment.listen(exactly_once)
     max_buffered = tuning.max_buffered_bytes or config.max_buffered_bytes
     catch_up = None
     if until_caught_up:

@@ -48,8 +48,14 @@ class RecordSource(Protocol):
         """
         ...
 
-    def commit(self, offsets: Mapping[TopicPartition, int], *, asynchronous: bool) -> bool:
-        """Commit ``offsets`` (the next offset to read).
+    def commit(
+        self,
+        offsets: Mapping[TopicPartition, int],
+        *,
+        asynchronous: bool,
+        metadata: Mapping[TopicPartition, str] | None = None,
+    ) -> bool:
+        """Commit ``offsets`` (the next offset to read), each with its partition's ``metadata`` if given.
 
         Synchronous: True if the broker accepted them all. Asynchronous: True once sent; the
         answer reaches ``on_commit`` from a later ``consume``.
@@ -58,6 +64,12 @@ class RecordSource(Protocol):
 
     def committed(self, partitions: list[TopicPartition], timeout: float = 10.0) -> dict[TopicPartition, int]:
         """The group's committed offsets of ``partitions``; a partition without one is absent."""
+        ...
+
+    def committed_metadata(
+        self, partitions: list[TopicPartition], timeout: float = 10.0
+    ) -> dict[TopicPartition, tuple[int, str]]:
+        """The group's committed offsets of ``partitions`` and the metadata committed with each."""
         ...
 
     def end_offsets(
@@ -90,8 +102,11 @@ class RecordSource(Protocol):
 class IngestSink(Protocol):
     """Where encoded rows go: Timeplus's ingest API."""
 
-    def ingest(self, stream: str, body: bytes) -> None:
+    def ingest(self, stream: str, body: bytes, idempotent_id: str | None = None) -> None:
         """Insert the compact JSON ``body`` into ``stream`` as one request; return once accepted.
+
+        With an ``idempotent_id``, Timeplus stores the rows of the first request carrying it
+        and answers a repeat with success without storing them again.
 
         Raises RetriableError (try again later), IngestRejected (the rows are bad data;
         retrying cannot help) or FatalError. Called from several delivery threads at once.

@@ -132,7 +132,9 @@ class Sender:
         self._batches[ticket] = batch
         self._in_flight_bytes += batch.memory_bytes
         try:
-            request = IngestRequest.encode(batch.stream, batch.columns, batch.rows, self._body_format)
+            request = IngestRequest.encode(
+                batch.stream, batch.columns, batch.rows, self._body_format, batch.idempotent_id
+            )
         except Exception as exc:  # a converter produced a value orjson cannot encode: a bug, not data
             log.exception("ingest into %s: cannot encode the batch", batch.stream)
             self._answers.put(_Answer(ticket, ConnectorError(f"cannot encode a batch: {type(exc).__name__}: {exc}")))
@@ -257,7 +259,7 @@ class Sender:
         self, request: IngestRequest, start: int, stop: int, body: bytes, rejected: list[tuple[int, str]]
     ) -> bool:
         try:
-            self._send(request.stream, body)
+            self._send(request.stream, body, request.part_id(start, stop))
             return True
         except IngestRejected as exc:
             if stop - start == 1:
@@ -274,8 +276,8 @@ class Sender:
         self._deliver_rows(request, middle, stop, rejected, bad=left_ok)
         return False
 
-    def _send(self, stream: str, body: bytes) -> None:
-        """One request, retried while the failure is retriable; raises anything else."""
+    def _send(self, stream: str, body: bytes, idempotent_id: str | None) -> None:
+        """One request, retried while the failure is retriable (with the same id); raises anything else."""
         attempt = 0
         retrying = False
         clock, record = self._clock, self._metrics.request
@@ -284,7 +286,7 @@ class Sender:
                 attempt += 1
                 started = clock()
                 try:
-                    self._sink.ingest(stream, body)
+                    self._sink.ingest(stream, body, idempotent_id)
                 except RetriableError as exc:
                     record(stream, "retriable", clock() - started, len(body))
                     self._note_failure(exc)

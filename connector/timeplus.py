@@ -26,6 +26,8 @@ DATA_ERROR_CODES = frozenset({6, 26, 27, 32, 38, 41, 53, 69, 70, 72, 117, 376, 4
 AUTH_ERROR_CODES = frozenset({192, 193, 194, 195, 516})
 UNKNOWN_STREAM = 60
 UNKNOWN_COLUMN = 16
+#: The header that makes an ingest request idempotent (Proton also reads x-proton-idempotent-id).
+IDEMPOTENT_ID_HEADER = "x-timeplus-idempotent-id"
 RETRIABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 #: Raised while a request is built, before anything is sent: retrying cannot help.
 _UNBUILDABLE = (
@@ -91,12 +93,17 @@ class TimeplusClient:
             return f"{config.url}/{quote(config.workspace, safe='')}/api/{config.api_version}/streams/{name}/ingest"
         return f"{config.url}/proton/v1/ingest/streams/{name}"
 
-    def ingest(self, stream: str, body: bytes) -> None:
-        """Send one body; return on 2xx, raise a classified ConnectorError otherwise."""
+    def ingest(self, stream: str, body: bytes, idempotent_id: str | None = None) -> None:
+        """Send one body; return on 2xx, raise a classified ConnectorError otherwise.
+
+        ``idempotent_id`` goes in ``x-timeplus-idempotent-id``: Timeplus stores a request
+        carrying an id it has seen (among the stream's last ``max_idempotent_ids``) only once.
+        """
         url = self.ingest_url(stream)
         data = gzip.compress(body, compresslevel=1) if self._config.gzip else body
+        headers = {IDEMPOTENT_ID_HEADER: idempotent_id} if idempotent_id is not None else None
         try:
-            response = self._session.post(url, data=data, timeout=self._timeout)
+            response = self._session.post(url, data=data, headers=headers, timeout=self._timeout)
         except requests.Timeout as exc:
             raise RetriableError(
                 f"ingest into {stream}: no answer within the timeout ({type(exc).__name__})",

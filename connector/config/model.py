@@ -76,9 +76,11 @@ MAX_IN_FLIGHT: Final = 64
 AuthHeader = Literal["x-api-key", "authorization"]
 ApiVersion = Literal["v1beta1", "v1beta2"]
 BodyFormat = Literal["compact", "ndjson"]
+Delivery = Literal["at_least_once", "exactly_once"]
 AUTH_HEADERS: Final[tuple[AuthHeader, ...]] = ("x-api-key", "authorization")
 API_VERSIONS: Final[tuple[ApiVersion, ...]] = ("v1beta1", "v1beta2")
 BODY_FORMATS: Final[tuple[BodyFormat, ...]] = ("compact", "ndjson")
+DELIVERIES: Final[tuple[Delivery, ...]] = ("at_least_once", "exactly_once")
 
 
 class OwnedProp(NamedTuple):
@@ -282,6 +284,9 @@ class Config:
     """The status server (``run --http`` overrides ``listen``)."""
     schema_registry: SchemaRegistryConfig | None = None
     """The Schema Registry; required when a mapping's format is avro, protobuf or json_schema."""
+    delivery: Delivery = "at_least_once"
+    """``at_least_once``: a crash may send rows again. ``exactly_once``: each request carries an
+    idempotent id that a replay rebuilds, and Timeplus drops the repeat (docs/EXACTLY_ONCE.md)."""
 
     def subscription(self) -> list[str]:
         """Topic names and ``^regex`` patterns for ``Consumer.subscribe``."""

@@ -18,6 +18,7 @@ from connector.config.model import (
     AUTH_HEADERS,
     BODY_FORMATS,
     CLASSIC_ONLY_CONSUMER_PROPS,
+    DELIVERIES,
     GROUP_PROTOCOLS,
     MAX_IN_FLIGHT,
     OWNED_CONSUMER_PROPS,
@@ -59,6 +60,7 @@ def _config(r: Reader, raw: Any) -> Config:
         "drain_timeout_s": lambda p, v: r.number(p, v, minimum=0),
         "max_message_bytes": r.size,
         "max_buffered_bytes": r.size,
+        "delivery": lambda p, v: r.choice(p, v, DELIVERIES),
     }
     top = r.table("<top>", raw, {"kafka", "timeplus", "batch", "mappings", "http", "schema_registry", *checks})
     for required in ("kafka", "timeplus", "mappings"):

@@ -33,6 +33,8 @@ class FakeSource:
         #: What this member is assigned (all partitions unless another member holds some).
         self.assignment = sorted(self.partitions) if assignment is None else assignment
         self.broker_committed: dict[TP, int] = dict(committed or {})
+        #: The metadata committed with each offset (exactly-once's cuts).
+        self.broker_metadata: dict[TP, str] = {}
         self.positions_: dict[TP, int] = {tp: self.broker_committed.get(tp, 0) for tp in self.partitions}
         self.commits: list[tuple[dict[TP, int], bool]] = []
         self.paused: set[TP] = set()
@@ -80,11 +82,15 @@ class FakeSource:
                 self.positions_[tp] += 1
         return out
 
-    def commit(self, offsets: Mapping[TP, int], *, asynchronous: bool) -> bool:
+    def commit(
+        self, offsets: Mapping[TP, int], *, asynchronous: bool, metadata: Mapping[TP, str] | None = None
+    ) -> bool:
         self.commits.append((dict(offsets), asynchronous))
         refused = self.refuse_commits
         if refused is None:
             self.broker_committed.update(offsets)
+            for tp in offsets:
+                self.broker_metadata[tp] = (metadata or {}).get(tp, "")
         if asynchronous:
             self.unanswered.append(({}, refused) if refused is not None else (dict(offsets), None))
             return True
@@ -94,6 +100,9 @@ class FakeSource:
         if self.closing:
             raise ConnectorError("kafka: committed failed: Failed to get committed offsets: Local: Timed out")
         return {tp: self.broker_committed[tp] for tp in partitions if tp in self.broker_committed}
+
+    def committed_metadata(self, partitions: list[TP], timeout: float = 10.0) -> dict[TP, tuple[int, str]]:
+        return {tp: (offset, self.broker_metadata.get(tp, "")) for tp, offset in self.committed(partitions).items()}
 
     def end_offsets(self, partitions: list[TP], timeout: float = 10.0) -> dict[TP, tuple[int, int]]:
         return {tp: (0, len(self.partitions[tp])) for tp in partitions}
@@ -118,7 +127,11 @@ class FakeSource:
 
 
 class FakeSink:
-    """Records accepted rows per stream; ``fail`` (by call) or ``reject`` (by body) may raise instead."""
+    """Records accepted rows per stream; ``fail`` (by call) or ``reject`` (by body) may raise instead.
+
+    As Timeplus does, a request whose idempotent id was accepted before is answered
+    with success and not stored again (``ids`` holds every id accepted, in order).
+    """
 
     def __init__(
         self,
@@ -127,11 +140,13 @@ class FakeSink:
     ) -> None:
         self.rows: dict[str, list[list[Any]]] = {}  # decoded JSON
         self.calls = 0
+        self.ids: list[str] = []
+        self.repeated_ids = 0
         self._fail = fail
         self._reject = reject
         self._lock = threading.Lock()
 
-    def ingest(self, stream: str, body: bytes) -> None:
+    def ingest(self, stream: str, body: bytes, idempotent_id: str | None = None) -> None:
         with self._lock:
             self.calls += 1
             call = self.calls
@@ -142,6 +157,11 @@ class FakeSink:
             raise error
         payload = orjson.loads(body)
         with self._lock:
+            if idempotent_id is not None:
+                if idempotent_id in self.ids:
+                    self.repeated_ids += 1
+                    return
+                self.ids.append(idempotent_id)
             self.rows.setdefault(stream, []).extend(payload["data"])
 
 

@@ -188,6 +188,7 @@ class Member:
         if fails:
             return  # e.g. a refused generation: nothing recorded, nothing waiting is sent
         group[0] = (min(self.cuts.start(s) for s in STREAMS), self.cuts.metadata())
+        self.cuts.confirmed()
         waiting, self.waiting_commit = self.waiting_commit, []
         self.send([Request(r.stream, r.first, r.last, r.rows) for r in waiting])
 
@@ -292,3 +293,33 @@ def _linger_cut_stage(member: Member, group: list[tuple[int, str | None]], stage
     else:
         for _ in range(10):
             member.ack(0)
+
+
+def test_a_window_end_request_after_an_uncommitted_cut_waits_for_the_commit() -> None:
+    """A request that starts after a cut no commit holds yet would be rebuilt with other bounds."""
+    log: list[dict[str, int] | None] = [{"a": i} for i in range(20)]
+    timeplus = Timeplus()
+    group: list[tuple[int, str | None]] = [(0, None)]
+    produced = [5]
+    member = Member(log, produced, group[0], 10, timeplus)
+    member.poll(5)
+    member.linger("a")  # cuts 0..4; its commit has not happened yet
+    produced[0] = 12
+    member.poll(7)  # passes the window end 9: 5..9 is complete, but follows the uncommitted cut
+    assert [(r.first, r.last) for r in member.waiting_commit] == [(0, 4), (5, 9)]
+    assert member.in_flight == []
+    member = Member(log, produced, group[0], 10, timeplus)  # the replay cuts 0..9
+    _finish(member, group, 20)
+    assert sorted(timeplus.rows["a"]) == list(range(20))
+
+
+def test_an_empty_stretch_is_skipped_at_once_and_keeps_the_cuts() -> None:
+    cuts, _ = PartitionCuts.restore('{"v":1,"s":{"a":["fa",0,[3]]}}', 10, 0, PRINTS, horizon=0)
+    cutter = Cutter(cuts, "a")
+    assert cutter.passed(2) == [] and cutter.first == 0  # 0..3 is still open
+    assert cutter.passed(10**12 + 5) == []
+    assert cutter.first == 10**12 and cuts.start("a") == 10**12
+    again = Cutter(PartitionCuts(window=10, committed=0, fingerprints=PRINTS), "a")
+    again.add(1, "x")
+    (request,) = again.passed(10**9)
+    assert (request.first, request.last) == (0, 9) and again.first == 10**9

@@ -26,7 +26,7 @@ from itertools import pairwise
 import pytest
 
 from sandbox.kafka_broker import KafkaBroker
-from sandbox.timeplus_emulator import TimeplusEmulator
+from sandbox.timeplus_emulator import RequestLog, TimeplusEmulator
 from tests.support.faults import (
     Connectors,
     Delivery,
@@ -67,24 +67,32 @@ class JournalFacts:
 
     stored_without_id: int  # requests whose rows were stored (slow acknowledgements included) without an id
     replays_dropped: int  # answered with success, nothing stored: their id was seen before
+    cut_replays_dropped: int  # of those, requests ending inside a window: cut by linger, the cut recorded
     overlaps: tuple[str, ...]  # stored requests of one stream and partition covering the same offsets
 
     def outcome(self) -> str:
-        return f"{self.replays_dropped:,} replayed requests dropped by their idempotent id"
+        return (
+            f"{self.replays_dropped:,} replayed requests dropped by their idempotent id "
+            f"({self.cut_replays_dropped:,} of them cut at the live head)"
+        )
 
 
 # An id as docs/EXACTLY_ONCE.md spells it; a split request appends "/<row range>".
 _ID = re.compile(r"kt1-[^-]+-(?P<topic>.+)-(?P<partition>\d+)-(?P<first>\d+)-(?P<last>\d+)(?:/.*)?")
 
 
-def journal_facts(emu: TimeplusEmulator, streams: tuple[str, ...]) -> JournalFacts:
+def journal_facts(emu: TimeplusEmulator, streams: tuple[str, ...], window: int) -> JournalFacts:
     """Count the journal's ingest requests into ``streams``; find stored requests whose offsets overlap.
+
+    ``window`` is the connector's ``batch.max_rows``: a request ending elsewhere than at a
+    multiple of it was cut at the live head (its cut recorded in the commit metadata first).
 
     Two stored requests of one stream and partition whose ids differ and whose offset ranges
     overlap mean rows that a replay cut differently from the first time: stored twice.
     """
     ingest = [r for r in emu.requests() if r.method == "POST" and r.stream in streams]
     stored = [r for r in ingest if r.outcome in ("stored", "slow_ack")]
+    replays = [r for r in ingest if r.outcome == "duplicate"]
     spans: dict[tuple[str, str, str], set[tuple[int, int, str]]] = defaultdict(set)
     for request in stored:
         found = _ID.fullmatch(request.idempotent_id or "")
@@ -101,9 +109,15 @@ def journal_facts(emu: TimeplusEmulator, streams: tuple[str, ...]) -> JournalFac
                 overlaps.append(f"{stream} {topic}[{partition}]: {before[2]} and {after[2]}")
     return JournalFacts(
         stored_without_id=sum(1 for r in stored if r.idempotent_id is None),
-        replays_dropped=sum(1 for r in ingest if r.outcome == "duplicate"),
+        replays_dropped=len(replays),
+        cut_replays_dropped=sum(1 for last in map(_last_offset, replays) if last is not None and (last + 1) % window),
         overlaps=tuple(overlaps),
     )
+
+
+def _last_offset(request: RequestLog) -> int | None:
+    found = _ID.fullmatch(request.idempotent_id or "")
+    return int(found["last"]) if found else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,9 +141,10 @@ class Landed:
         assert not self.journal.stored_without_id, f"{self.journal.stored_without_id} requests stored without an id"
 
 
-def landed_in(emu: TimeplusEmulator, streams: tuple[str, ...], ids: range) -> Landed:
-    """Count every id of ``ids`` in each stream and read the journal; print both."""
-    result = Landed({stream: delivery(emu, stream, ids) for stream in streams}, journal_facts(emu, streams))
+def landed_in(emu: TimeplusEmulator, streams: tuple[str, ...], ids: range, window: int) -> Landed:
+    """Count every id of ``ids`` in each stream and read the journal (``window``: batch.max_rows); print both."""
+    deliveries = {stream: delivery(emu, stream, ids) for stream in streams}
+    result = Landed(deliveries, journal_facts(emu, streams, window))
     outcomes = Counter(r.outcome for r in emu.requests() if r.stream in streams)
     print(f"journal of {', '.join(streams)}: {dict(outcomes)}")
     for overlap in result.journal.overlaps[:20]:
@@ -232,7 +247,7 @@ def test_kill_9_twenty_times_under_load_stores_every_message_exactly_once(
     code = final.wait(180)
     assert code == 0, f"the final --until-caught-up run exited with {code}:\n{final.log()[-4000:]}"
 
-    result = landed_in(emulator, streams, range(produced))
+    result = landed_in(emulator, streams, range(produced), KILL_MAX_ROWS)
     caught_up_at_end = fully_committed(kafka.bootstrap, group, topic, KILL_PARTITIONS)
     fault_report(
         f"connector crash, {DELIVERY}",
@@ -242,15 +257,17 @@ def test_kill_9_twenty_times_under_load_stores_every_message_exactly_once(
         f"{result.outcome()}; committed offsets {'=' if caught_up_at_end else '≠'} end offsets",
     )
     result.assert_exactly_once(KILL_PARTITIONS)
+    assert result.journal.replays_dropped, "no request was replayed: the kills tested nothing"
     assert caught_up_at_end, f"committed {committed():,} of {produced:,}:\n{final.log()[-3000:]}"
 
 
 # -- 2. acknowledgements slower than the client's timeout ---------------------------------------
 
 SLOW_PARTITIONS = 4
-SLOW_BACKLOG = 20_000
+SLOW_BACKLOG = 20_000  # 5,000 a partition: whole windows of SLOW_MAX_ROWS, so no backlog request is a cut
 LIVE = 400  # messages produced at the live head, after the backlog is committed
 TIMEOUT_S = 2
+SLOW_MAX_ROWS = 1000
 ACK_DELAY_S = 5
 
 
@@ -268,6 +285,7 @@ def test_acknowledgement_after_client_timeout_is_not_stored_twice(
         kafka,
         partitions=SLOW_PARTITIONS,
         timeout_s=TIMEOUT_S,
+        max_rows=SLOW_MAX_ROWS,
         delivery=config_delivery(),
     )
     produce_ids(kafka.bootstrap, topic, SLOW_PARTITIONS, range(SLOW_BACKLOG))
@@ -290,7 +308,7 @@ def test_acknowledgement_after_client_timeout_is_not_stored_twice(
     stop_cleanly(connector)
 
     slow = [r for r in emulator.requests() if r.outcome == "slow_ack"]
-    result = landed_in(emulator, (stream,), range(produced))
+    result = landed_in(emulator, (stream,), range(produced), SLOW_MAX_ROWS)
     replayed = [r for r in emulator.requests() if r.outcome == "duplicate"]
     fault_report(
         f"slow acknowledgement, {DELIVERY}",
@@ -300,6 +318,7 @@ def test_acknowledgement_after_client_timeout_is_not_stored_twice(
     )
     assert len(slow) == 3, f"{len(slow)} slow acknowledgements applied, 3 asked for"
     result.assert_exactly_once(SLOW_PARTITIONS)
+    assert result.journal.cut_replays_dropped == 1, "the live head's slow request was not a recorded cut"
     # Each late-answered request was sent again with its id, and Timeplus dropped the copy.
     assert {r.idempotent_id for r in slow} <= {r.idempotent_id for r in replayed}, (slow, replayed)
 
@@ -367,7 +386,7 @@ def test_two_three_two_members_under_load_store_every_message_exactly_once(
     for process in remaining.values():
         stop_cleanly(process)
 
-    result = landed_in(emulator, (stream,), range(produced))
+    result = landed_in(emulator, (stream,), range(produced), REBALANCE_MAX_ROWS)
     fault_report(
         f"rebalance 2 → 3 → 2 members, {DELIVERY}",
         f"2 members, a 3rd joins, member {leaver} killed (SIGKILL, session.timeout.ms 6000), {produced:,} "
@@ -376,3 +395,4 @@ def test_two_three_two_members_under_load_store_every_message_exactly_once(
         f"{result.outcome()}; committed everything {took:.0f} s after the flow stopped",
     )
     result.assert_exactly_once(REBALANCE_PARTITIONS)
+    assert result.journal.replays_dropped, "no request was replayed: the crash tested nothing"

@@ -141,14 +141,30 @@ class Landed:
         assert not self.journal.stored_without_id, f"{self.journal.stored_without_id} requests stored without an id"
 
 
-def landed_in(emu: TimeplusEmulator, streams: tuple[str, ...], ids: range, window: int) -> Landed:
-    """Count every id of ``ids`` in each stream and read the journal (``window``: batch.max_rows); print both."""
+def landed_in(emu: TimeplusEmulator, streams: tuple[str, ...], ids: range, window: int, partitions: int) -> Landed:
+    """Count every id of ``ids`` in each stream and read the journal (``window``: batch.max_rows); print both.
+
+    For ids stored twice, the requests whose id covers their offsets are printed too: what a
+    report of the failure needs.
+    """
     deliveries = {stream: delivery(emu, stream, ids) for stream in streams}
     result = Landed(deliveries, journal_facts(emu, streams, window))
     outcomes = Counter(r.outcome for r in emu.requests() if r.stream in streams)
     print(f"journal of {', '.join(streams)}: {dict(outcomes)}")
     for overlap in result.journal.overlaps[:20]:
         print(f"  overlapping stored requests: {overlap}")
+    for stream, found in deliveries.items():
+        offsets = {(i % partitions, i // partitions) for i in found.duplicated}
+        covering = [
+            r
+            for r in emu.requests()
+            if r.stream == stream and (match := _ID.fullmatch(r.idempotent_id or ""))
+            if any(p == int(match["partition"]) and int(match["first"]) <= o <= int(match["last"]) for p, o in offsets)
+        ]
+        for r in covering[:40]:
+            print(
+                f"  {stream}: {r.outcome} {r.rows} rows at {r.received_at:.3f}, {r.duration:.3f} s: {r.idempotent_id}"
+            )
     return result
 
 
@@ -249,7 +265,7 @@ def test_kill_9_twenty_times_under_load_stores_every_message_exactly_once(
     code = final.wait(180)
     assert code == 0, f"the final --until-caught-up run exited with {code}:\n{final.log()[-4000:]}"
 
-    result = landed_in(emulator, streams, range(produced), KILL_MAX_ROWS)
+    result = landed_in(emulator, streams, range(produced), KILL_MAX_ROWS, KILL_PARTITIONS)
     caught_up_at_end = fully_committed(kafka.bootstrap, group, topic, KILL_PARTITIONS)
     fault_report(
         f"connector crash, {DELIVERY}",
@@ -310,7 +326,7 @@ def test_acknowledgement_after_client_timeout_is_not_stored_twice(
     stop_cleanly(connector)
 
     slow = [r for r in emulator.requests() if r.outcome == "slow_ack"]
-    result = landed_in(emulator, (stream,), range(produced), SLOW_MAX_ROWS)
+    result = landed_in(emulator, (stream,), range(produced), SLOW_MAX_ROWS, SLOW_PARTITIONS)
     replayed = [r for r in emulator.requests() if r.outcome == "duplicate"]
     fault_report(
         f"slow acknowledgement, {DELIVERY}",
@@ -398,7 +414,7 @@ def test_two_three_two_members_under_load_store_every_message_exactly_once(
     for process in remaining.values():
         stop_cleanly(process)
 
-    result = landed_in(emulator, (stream,), range(produced), REBALANCE_MAX_ROWS)
+    result = landed_in(emulator, (stream,), range(produced), REBALANCE_MAX_ROWS, REBALANCE_PARTITIONS)
     fault_report(
         f"rebalance 2 → 3 → 2 members, {DELIVERY}",
         f"2 members, a 3rd joins, member {leaver} killed (SIGKILL, session.timeout.ms 6000) while Timeplus held "

@@ -66,6 +66,7 @@ class JournalFacts:
     cut_replays_dropped: int  # of those, requests ending inside a window: cut by linger, the cut recorded
     ids_per_stream: int  # the fewest distinct ids stored into one stream
     overlaps: tuple[str, ...]  # stored requests of one stream and partition covering the same offsets
+    stored_twice: tuple[str, ...]  # ids stored twice (a replay outside Timeplus's window of remembered ids)
 
     def outcome(self) -> str:
         return (
@@ -112,6 +113,9 @@ def journal_facts(emu: TimeplusEmulator, streams: tuple[str, ...], window: int) 
         ),
         cut_replays_dropped=sum(1 for last in map(_last_offset, replays) if last is not None and (last + 1) % window),
         overlaps=tuple(overlaps),
+        stored_twice=tuple(
+            sorted(i for i, n in Counter(r.idempotent_id for r in stored if r.idempotent_id).items() if n > 1)
+        ),
     )
 
 
@@ -138,6 +142,7 @@ class Landed:
         for result in self.deliveries.values():
             result.assert_exactly_once(partitions)
         assert not self.journal.overlaps, f"stored requests overlap: {list(self.journal.overlaps[:5])}"
+        assert not self.journal.stored_twice, f"ids stored twice: {list(self.journal.stored_twice[:5])}"
         assert not self.journal.stored_without_id, f"{self.journal.stored_without_id} requests stored without an id"
 
 
@@ -153,6 +158,8 @@ def landed_in(emu: TimeplusEmulator, streams: tuple[str, ...], ids: range, windo
     print(f"journal of {', '.join(streams)}: {dict(outcomes)}")
     for overlap in result.journal.overlaps[:20]:
         print(f"  overlapping stored requests: {overlap}")
+    for twice in result.journal.stored_twice[:20]:
+        print(f"  id stored twice: {twice}")
     for stream, found in deliveries.items():
         offsets = {(i % partitions, i // partitions) for i in found.duplicated}
         covering = [

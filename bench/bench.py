@@ -562,6 +562,8 @@ def connector_stage(stage: str, args: argparse.Namespace, topic: str, sink: Sink
         result.problems.append(
             f"sink: {stats['missing']} missing, {stats['duplicates']} duplicates, {stats['out_of_range']} foreign ids"
         )
+    if variant.get("exactly_once") and stats["requests_with_id"] != stats["requests"]:
+        result.problems.append(f"sink: {stats['requests'] - stats['requests_with_id']} requests without an id")
     return result
 
 

@@ -8,6 +8,8 @@ keep-alive and does as little as it can, because it shares the machine's cores w
 broker and the connector under test:
 
 * each row's ``id`` column marks one byte of a bitmap, so lost and duplicated messages show;
+* requests carrying an ``x-timeplus-idempotent-id`` are counted (``delivery: exactly_once``
+  sends one with each), though a repeated id is not dropped: a benchmark has no replays;
 * with latency on, each row's ``ts`` column (``YYYY-MM-DD hh:mm:ss.fff`` in UTC, set to the
   produce time by the benchmark) is subtracted from the time the request's body was parsed,
   which is the moment the sink acknowledges it: produce-to-ack latency.
@@ -48,6 +50,7 @@ class Counts:
             self.expected = expected
             self.latency = latency
             self.requests = 0
+            self.requests_with_id = 0
             self.rows = 0
             self.body_bytes = 0
             self.unique = 0
@@ -57,10 +60,13 @@ class Counts:
             self._second_cache: dict[str, int] = {}
             self.cpu_at_reset = _cpu_seconds()
 
-    def record(self, columns: list[str], data: list[list[Any]], body_bytes: int, acked_ms: int) -> None:
+    def record(
+        self, columns: list[str], data: list[list[Any]], body_bytes: int, acked_ms: int, *, with_id: bool
+    ) -> None:
         k = columns.index("id")
         with self.lock:
             self.requests += 1
+            self.requests_with_id += with_id
             self.rows += len(data)
             self.body_bytes += body_bytes
             seen, size, new = self.seen, len(self.seen), 0
@@ -91,6 +97,7 @@ class Counts:
             return {
                 "expected": self.expected,
                 "requests": self.requests,
+                "requests_with_id": self.requests_with_id,
                 "rows": self.rows,
                 "body_bytes": self.body_bytes,
                 "unique": self.unique,
@@ -134,7 +141,8 @@ class Handler(BaseHTTPRequestHandler):
             else:
                 payload = orjson.loads(body)
                 columns, data = payload["columns"], payload["data"]
-            COUNTS.record(columns, data, len(body), int(time.time() * 1000))
+            with_id = bool(self.headers.get("x-timeplus-idempotent-id"))
+            COUNTS.record(columns, data, len(body), int(time.time() * 1000), with_id=with_id)
             Handler.request_number += 1
             if self.path.startswith(INGEST_PREFIX):
                 self._answer(200, b'{"request_id":"bench-%d"}' % Handler.request_number)

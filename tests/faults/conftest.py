@@ -16,7 +16,15 @@ import pytest
 
 from sandbox.kafka_broker import KafkaBroker
 from sandbox.timeplus_emulator import TimeplusEmulator
-from tests.support.faults import STREAM_COLUMNS, Connectors, FaultReport, FaultSetup, SeededRandom, write_fault_config
+from tests.support.faults import (
+    STREAM_COLUMNS,
+    Connectors,
+    FaultReport,
+    FaultSetup,
+    SeededRandom,
+    fan_out_streams,
+    write_fault_config,
+)
 
 _REPORT = FaultReport()
 
@@ -63,7 +71,10 @@ def connectors(tmp_path: Path) -> Iterator[Connectors]:
 
 @pytest.fixture
 def fault_setup(emulator: TimeplusEmulator, unique: str, tmp_path: Path) -> FaultSetup:
-    """Makes a topic, a stream, a group and a config for one fault test: (topic, stream, group, config path)."""
+    """Makes a topic, a stream, a group and a config for one fault test: (topic, stream, group, config path).
+
+    ``fan_out=n`` also creates n more streams, named by ``fan_out_streams``, each mapped from the topic.
+    """
 
     def setup(
         name: str,
@@ -71,14 +82,17 @@ def fault_setup(emulator: TimeplusEmulator, unique: str, tmp_path: Path) -> Faul
         *,
         partitions: int,
         stream_columns: list[tuple[str, str]] = STREAM_COLUMNS,
+        fan_out: int = 0,
         **config: Any,
     ) -> tuple[str, str, str, Path]:
         topic, stream, group = f"{name}-{unique}", f"{name}_{unique}", f"g-{name}-{unique}"
         kafka.create_topic(topic, partitions)
-        emulator.create_stream(stream, stream_columns)
+        extra_streams = fan_out_streams(stream, fan_out)
+        for target in (stream, *extra_streams):
+            emulator.create_stream(target, stream_columns)
         path = write_fault_config(
             tmp_path / "c.yaml", bootstrap=kafka.bootstrap, group=group, url=emulator.url, topic=topic, stream=stream,
-            **config,
+            fan_out_to=extra_streams, **config,
         )  # fmt: skip
         return topic, stream, group, path
 

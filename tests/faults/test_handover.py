@@ -29,6 +29,7 @@ from tests.support.faults import (
     ensure_running,
     fully_committed,
     kill_9,
+    owns_partitions,
     pipeline_lines,
     stop_cleanly,
     wait_until,
@@ -56,12 +57,6 @@ FAST_EVICTION = {"session.timeout.ms": "6000", "heartbeat.interval.ms": "1000"}
 # answer slower than 0.4 s on a loaded machine, and is still a tenth of what a member re-sent
 # when commits followed a 1 s timer (24,064-25,833 on the clean handover alone).
 IN_FLIGHT_WINDOW = (IN_FLIGHT + 4) * MAX_ROWS
-
-
-def owns_partitions(process: ConnectorProcess) -> bool:
-    """Whether the member's log shows an assignment of at least one partition."""
-    ensure_running(process)
-    return any(re.search(r"connector\.pipeline: assigned (?!nothing)", line) for line in pipeline_lines(process.log()))
 
 
 def produce_backlog(bootstrap: str, topic: str) -> None:

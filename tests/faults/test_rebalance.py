@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import threading
 import time
 from functools import partial
 
@@ -17,60 +16,19 @@ from tests.support.faults import (
     Connectors,
     FaultReport,
     FaultSetup,
+    Flow,
     SeededRandom,
     delivery,
     ensure_running,
     fully_committed,
+    owns_partitions,
     pipeline_lines,
-    produce_ids,
     stop_cleanly,
     wait_until,
 )
 from tests.support.services import ConnectorProcess
 
 PARTITIONS = 6
-CHUNK = 1_000
-CHUNK_EVERY_S = 0.25  # ~4,000 messages/s while the group changes
-
-
-class Flow:
-    """Produces chunks of ids on a thread until stopped; ``produced`` is how many went out."""
-
-    def __init__(self, bootstrap: str, topic: str) -> None:
-        self.bootstrap = bootstrap
-        self.topic = topic
-        self.produced = 0
-        self.error: BaseException | None = None
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="flow", daemon=True)
-
-    def start(self) -> Flow:
-        self._thread.start()
-        return self
-
-    def stop(self) -> int:
-        self._stop.set()
-        self._thread.join(120)
-        assert not self._thread.is_alive(), "the producer did not stop"
-        if self.error is not None:
-            raise self.error
-        return self.produced
-
-    def _run(self) -> None:
-        try:
-            while not self._stop.is_set():
-                ids = range(self.produced, self.produced + CHUNK)
-                produce_ids(self.bootstrap, self.topic, PARTITIONS, ids)
-                self.produced += CHUNK
-                self._stop.wait(CHUNK_EVERY_S)
-        except BaseException as exc:  # re-raised in the test's thread by stop()
-            self.error = exc
-
-
-def owns_partitions(process: ConnectorProcess) -> bool:
-    """Whether the instance's log shows an assignment of at least one partition."""
-    ensure_running(process)
-    return any(re.search(r"connector\.pipeline: assigned (?!nothing)", line) for line in pipeline_lines(process.log()))
 
 
 @pytest.mark.slow
@@ -88,7 +46,7 @@ def test_instances_join_and_leave_while_messages_flow_and_lose_nothing(
         kafka,
         partitions=PARTITIONS,
     )
-    flow = Flow(kafka.bootstrap, topic).start()
+    flow = Flow(kafka.bootstrap, topic, PARTITIONS).start()  # ~4,000 messages/s
     try:
         instances = {name: connectors.start(config, name) for name in ("a", "b")}
         for name, process in instances.items():
@@ -164,7 +122,7 @@ def test_frozen_instance_is_evicted_and_rejoins_without_losing_anything(
         partitions=PARTITIONS,
         kafka_extra=FAST_EVICTION,
     )
-    flow = Flow(kafka.bootstrap, topic).start()
+    flow = Flow(kafka.bootstrap, topic, PARTITIONS).start()  # ~4,000 messages/s
     try:
         frozen, other = connectors.start(config, "frozen"), connectors.start(config, "other")
         for name, process in (("frozen", frozen), ("other", other)):

@@ -30,6 +30,7 @@ def test_bench_runs_every_stage_and_loses_nothing(kafka: KafkaBroker, tmp_path: 
         "--workers", "2",
         "--gzip",
         "--ndjson",
+        "--exactly-once",
         "--rows-per-request", "500",
         "--in-flight", "1",
         "--latency-rate", str(LATENCY_ROWS),
@@ -41,13 +42,17 @@ def test_bench_runs_every_stage_and_loses_nothing(kafka: KafkaBroker, tmp_path: 
     report = orjson.loads(out.read_bytes())
 
     stages = report["stages"]
-    assert set(stages) == {"a", "b", "c", "d", "c_workers2", "c_gzip", "c_ndjson", "c_rows500_inflight1"}
+    connector_stages = {"c", "c_workers2", "c_gzip", "c_ndjson", "c_exactly_once", "c_rows500_inflight1"}
+    assert set(stages) == {"a", "b", "d"} | connector_stages
     assert report["problems"] == []
     for name in ("a", "b"):
         assert stages[name]["messages"] == MESSAGES
-    for name in ("c", "c_workers2", "c_gzip", "c_ndjson", "c_rows500_inflight1"):
+    for name in connector_stages:
         sink = stages[name]["runs"][0]["sink"]
         assert (sink["rows"], sink["unique"], sink["missing"], sink["duplicates"]) == (MESSAGES, MESSAGES, 0, 0), name
+        # Only the exactly-once variant sends idempotent ids, and it sends one with every request.
+        expected_with_id = sink["requests"] if name == "c_exactly_once" else 0
+        assert sink["requests_with_id"] == expected_with_id, (name, sink)
     naive = stages["d"]["runs"][0]["sink"]
     assert (naive["rows"], naive["duplicates"]) == (NAIVE, 0)
     latency = report["latency"]
@@ -69,14 +74,18 @@ def test_bench_runs_the_realistic_workload(kafka: KafkaBroker, tmp_path: Path) -
         "--repeats", "1",
         "--naive-messages", str(NAIVE),
         "--latency-seconds", "0",
+        "--exactly-once",
         "--json-out", str(out),
     ]  # fmt: skip
     done = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-4000:]
     report = orjson.loads(out.read_bytes())
     assert report["params"]["workload"] == "realistic" and report["problems"] == []
-    sink = report["stages"]["c"]["runs"][0]["sink"]
-    assert (sink["rows"], sink["unique"], sink["missing"], sink["duplicates"]) == (MESSAGES, MESSAGES, 0, 0)
+    for name in ("c", "c_exactly_once"):
+        sink = report["stages"][name]["runs"][0]["sink"]
+        assert (sink["rows"], sink["unique"], sink["missing"], sink["duplicates"]) == (MESSAGES, MESSAGES, 0, 0), name
+    exactly_once = report["stages"]["c_exactly_once"]["runs"][0]["sink"]
+    assert exactly_once["requests_with_id"] == exactly_once["requests"] > 0
     assert report["stages"]["b"]["messages"] == MESSAGES
 
 

@@ -14,7 +14,7 @@ import textwrap
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -158,6 +158,12 @@ def pipeline_lines(log: str) -> list[str]:
     return [line for line in log.splitlines() if re.search(r"connector\.pipeline: (assigned|revoking|lost) ", line)]
 
 
+def owns_partitions(process: ConnectorProcess) -> bool:
+    """Whether the instance's log shows an assignment of at least one partition."""
+    ensure_running(process)
+    return any(re.search(r"connector\.pipeline: assigned (?!nothing)", line) for line in pipeline_lines(process.log()))
+
+
 # -- config and data -------------------------------------------------------------------------
 
 
@@ -169,6 +175,7 @@ class FaultSetup(Protocol):
         *,
         partitions: int,
         stream_columns: list[tuple[str, str]] = ...,
+        fan_out: int = ...,
         **config: Any,
     ) -> tuple[str, str, str, Path]: ...
 
@@ -189,11 +196,22 @@ def write_fault_config(
     max_in_flight: int = IN_FLIGHT,
     on_error: str | None = None,
     columns: Mapping[str, str] = MAPPING_COLUMNS,
+    delivery: str | None = None,
+    fan_out_to: Sequence[str] = (),
 ) -> Path:
-    """A connector config: one topic into one stream (``STREAM_COLUMNS`` unless told otherwise)."""
+    """A connector config: one topic into one stream (``STREAM_COLUMNS`` unless told otherwise).
+
+    ``delivery`` sets the top-level key (absent: the default, at-least-once); each stream of
+    ``fan_out_to`` gets a mapping of its own reading the same topic with the same columns.
+    """
     kafka_lines = "".join(f'  {key}: "{value}"\n' for key, value in (kafka_extra or {}).items())
     column_lines = "".join(f"      {name}: {source}\n" for name, source in columns.items())
     on_error_line = f"    on_error: {on_error}\n" if on_error else ""
+    delivery_line = f"delivery: {delivery}\n" if delivery else ""
+    mappings = "".join(
+        f'  - topic: "{topic}"\n    stream: "{target}"\n{on_error_line}    columns:\n{column_lines}'
+        for target in (stream, *fan_out_to)
+    )
     path.write_text(
         textwrap.dedent(
             f"""\
@@ -211,16 +229,18 @@ def write_fault_config(
               max_in_flight: {max_in_flight}
             batch: {{max_rows: {max_rows}, max_bytes: 1MiB, linger_ms: {linger_ms}}}
             drain_timeout_s: {drain_timeout_s}
-            mappings:
-              - topic: "{topic}"
-                stream: "{stream}"
             """
         )
-        + on_error_line
-        + "    columns:\n"
-        + column_lines
+        + delivery_line
+        + "mappings:\n"
+        + mappings
     )
     return path
+
+
+def fan_out_streams(stream: str, fan_out: int) -> tuple[str, ...]:
+    """The names of the extra streams ``fault_setup(..., fan_out=n)`` creates beside ``stream``."""
+    return tuple(f"{stream}_fan{k}" for k in range(1, fan_out + 1))
 
 
 def produce_ids(bootstrap: str, topic: str, partitions: int, ids: range) -> int:
@@ -230,6 +250,52 @@ def produce_ids(bootstrap: str, topic: str, partitions: int, ids: range) -> int:
         topic,
         ((i % partitions, None, orjson.dumps({"id": i, "name": f"item-{i}"})) for i in ids),
     )
+
+
+class Flow:
+    """Produces chunks of ids on a thread until stopped; ``produced`` is how many went out.
+
+    Ids continue from ``first``, so a flow can follow a pre-produced backlog of ids ``0..first-1``.
+    """
+
+    def __init__(
+        self, bootstrap: str, topic: str, partitions: int, *, chunk: int = 1_000, every_s: float = 0.25, first: int = 0
+    ) -> None:
+        self.bootstrap = bootstrap
+        self.topic = topic
+        self.partitions = partitions
+        self.chunk = chunk
+        self.every_s = every_s
+        self.first = first
+        self.produced = 0
+        self.error: BaseException | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="flow", daemon=True)
+
+    def start(self) -> Flow:
+        self._thread.start()
+        return self
+
+    def stop(self) -> int:
+        """Stop producing (a flow never started produced nothing); return how many went out."""
+        self._stop.set()
+        if self._thread.ident is None:
+            return self.produced
+        self._thread.join(120)
+        assert not self._thread.is_alive(), "the producer did not stop"
+        if self.error is not None:
+            raise self.error
+        return self.produced
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                start = self.first + self.produced
+                produce_ids(self.bootstrap, self.topic, self.partitions, range(start, start + self.chunk))
+                self.produced += self.chunk
+                self._stop.wait(self.every_s)
+        except BaseException as exc:  # re-raised in the test's thread by stop()
+            self.error = exc
 
 
 def _patiently(read: Callable[[], dict[int, int]], timeout: float = 60) -> dict[int, int]:
@@ -288,6 +354,7 @@ class Delivery:
     missing: tuple[int, ...]
     duplicates: int  # rows beyond the first copy of each id
     unexpected: tuple[int, ...]
+    duplicated: tuple[int, ...] = ()  # the ids stored more than once
 
     def outcome(self) -> str:
         text = f"{len(self.missing):,} lost, {self.duplicates:,} duplicates of {self.expected:,}"
@@ -297,6 +364,31 @@ class Delivery:
         assert not self.missing, f"{len(self.missing)} ids never reached Timeplus, e.g. {list(self.missing[:20])}"
         assert not self.unexpected, f"ids that were never produced: {list(self.unexpected[:20])}"
 
+    def assert_exactly_once(self, partitions: int) -> None:
+        """Every id exactly once; a failure names the Kafka offsets that were stored twice."""
+        self.assert_nothing_lost()
+        assert not self.duplicates, (
+            f"{self.duplicates:,} extra rows, {len(self.duplicated):,} ids stored more than once; "
+            f"their offsets: {offset_runs(self.duplicated, partitions)}"
+        )
+
+
+def offset_runs(ids: Sequence[int], partitions: int, limit: int = 20) -> str:
+    """Where ids written by ``produce_ids`` sit in Kafka, as runs: ``p1 @100-499, p3 @0-99``.
+
+    ``produce_ids`` writes id ``i`` to partition ``i % partitions``, in order, so its offset is
+    ``i // partitions`` when ids start at 0 and none is skipped.
+    """
+    runs: list[list[int]] = []  # [partition, first offset, last offset]
+    for i in sorted(ids, key=lambda i: (i % partitions, i)):
+        partition, offset = i % partitions, i // partitions
+        if runs and runs[-1][0] == partition and runs[-1][2] == offset - 1:
+            runs[-1][2] = offset
+        else:
+            runs.append([partition, offset, offset])
+    shown = ", ".join(f"p{p} @{a}-{b}" for p, a, b in runs[:limit])
+    return shown + (f", … ({len(runs) - limit} more runs)" if len(runs) > limit else "")
+
 
 def delivery(emu: TimeplusEmulator, stream: str, ids: range) -> Delivery:
     """Count every id in ``stream``: which are missing, how many rows are extra copies."""
@@ -305,7 +397,8 @@ def delivery(emu: TimeplusEmulator, stream: str, ids: range) -> Delivery:
     missing = tuple(sorted(expected.difference(counts)))
     unexpected = tuple(sorted(set(counts).difference(expected)))
     duplicates = sum(n - 1 for n in counts.values())
-    result = Delivery(len(ids), sum(counts.values()), missing, duplicates, unexpected)
+    duplicated = tuple(sorted(i for i, n in counts.items() if n > 1))
+    result = Delivery(len(ids), sum(counts.values()), missing, duplicates, unexpected, duplicated)
     print(f"delivery into {stream}: {result.outcome()} ({result.stored:,} rows stored)")
     return result
 

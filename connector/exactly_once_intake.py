@@ -97,7 +97,18 @@ class Lane:
         """One poll's run of rows from ``segment``; the requests they complete, with what each holds."""
         cutter, holds = self.cutter, self.holds
         start = messages[0].offset() or 0
-        if cutter.first <= start and (messages[-1].offset() or 0) <= cutter.end:
+        # Rows below ``position`` were read already: the consumer may rewind to where its
+        # fetching started (librdkafka's pause/resume and offset-validation races) and hand
+        # them out again; added again, the open request would carry them twice under one id.
+        skip_below = max(cutter.first, self.position)
+        if start < self.position:
+            log.info(
+                "exactly-once: %s[%d] handed out again from offset %d (read up to %d); skipped",
+                *self.tp,
+                start,
+                self.position,
+            )
+        if skip_below <= start and (messages[-1].offset() or 0) <= cutter.end:
             # The common case in a backlog: the whole run falls in the open request.
             cutter.extend(
                 [(message.offset() or 0, (row, message)) for row, message in zip(rows, messages, strict=True)]
@@ -113,8 +124,8 @@ class Lane:
         count = 0
         for row, message in zip(rows, messages, strict=True):
             offset = message.offset() or 0
-            if offset < cutter.first:
-                continue  # accepted already: its request lies below the stream's next
+            if offset < skip_below:
+                continue  # read already, or accepted already (its request lies below the stream's next)
             closed = cutter.add(offset, (row, message))
             if closed:
                 self._note(read_at, count, row_bytes)

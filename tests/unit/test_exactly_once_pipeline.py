@@ -321,3 +321,24 @@ def test_partitions_wait_paused_until_their_metadata_can_be_read(caplog: pytest.
     assert sorted(r[0] for r in sink.rows["orders"]) == expected(25)
     lines = [r.getMessage() for r in caplog.records if "commit metadata" in r.getMessage()]
     assert len(lines) == 2 and "cannot read" in lines[0] and "Timed out" in lines[0], lines
+
+
+def test_messages_the_consumer_hands_out_again_are_not_added_twice() -> None:
+    """The consumer may rewind a partition to where its fetching started (librdkafka's pause/resume and
+    offset-validation races), handing out again messages already read. They must not join the open
+    request a second time: it would carry them twice under one id, stored once (the kill -9 fault
+    test's doubled offsets 25800..25966: from an incarnation's start to mid-window, both streams)."""
+    source, sink = FakeSource(orders(25)), FakeSink()
+    rewound: list[bool] = []
+
+    def rewind_once(source: FakeSource) -> None:
+        if not rewound and source.positions_[("orders", 0)] == 7:  # mid-window 0..9
+            source.positions_[("orders", 0)] = 0
+            rewound.append(True)
+
+    source.before_consume = rewind_once
+    build_pipeline(config(), source, sink, until_caught_up=True, tuning=FAST).run()
+    assert rewound
+    assert sorted(r[0] for r in sink.rows["orders"]) == expected(25)
+    assert sorted(r[0] for r in sink.rows["audit"]) == expected(25)
+    assert source.broker_committed == {("orders", 0): 25, ("orders", 1): 25}

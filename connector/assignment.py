@@ -153,7 +153,16 @@ class Assignment:
 
         With ``unchanged``, partitions whose offset did not move are committed too (exactly-once
         commits their metadata so). True when the broker accepted the commit (or there was none).
+        False, committing nothing, while an asynchronous commit awaits its answer: librdkafka
+        may retry that one, and landing after this one it would put back an older offset and
+        older metadata (without the cut an exactly-once request was sent after). ``stop`` and
+        revokes, which cannot wait, commit all the same (``_commit_sync``).
         """
+        if self._commit_sent_at is not None:
+            return False
+        return self._commit_sync(partitions, unchanged=unchanged)
+
+    def _commit_sync(self, partitions: set[TP] | None = None, *, unchanged: bool = False) -> bool:
         owned = self.assigned if partitions is None else partitions
         self._skip_past_markers(owned)
         offsets = self._committable(owned, unchanged=unchanged)
@@ -202,7 +211,7 @@ class Assignment:
         """Hand every owned partition back and commit, before closing the source (see ``close``)."""
         partitions = self.assigned_list()
         self._hand_back(partitions)
-        self.commit_now(set(partitions))
+        self._commit_sync(set(partitions))
 
     def close(self) -> None:
         """The source is closing: its revoke only commits what ``stop``'s commit could not."""
@@ -234,7 +243,7 @@ class Assignment:
                 log.info("revoking %s: committing what was delivered", _show(partitions))
                 self._hand_back(partitions)
             # In the generation that gives them up, so the broker accepts it.
-            self.commit_now(set(partitions))
+            self._commit_sync(set(partitions))
         finally:
             self._forget(partitions)
 

@@ -9,10 +9,13 @@ from dataclasses import replace
 
 import pytest
 
+from connector.assignment import Assignment
 from connector.config import Config, parse_config
 from connector.errors import FatalError, RetriableError
+from connector.offsets import OffsetTracker
 from connector.pipeline import Tuning, build_pipeline
 from connector.records import Record
+from connector.state import Stats
 from tests.unit.fakes import FakeSink, FakeSource, json_records
 
 TP0, TP1 = ("orders", 0), ("orders", 1)
@@ -130,3 +133,27 @@ def test_a_batch_out_of_retries_while_revoking_stops_the_connector() -> None:
     with pytest.raises(FatalError, match="not delivered"):
         pipeline.run()
     assert source.broker_committed == {}
+
+
+def test_no_synchronous_commit_while_an_asynchronous_one_awaits_its_answer() -> None:
+    """librdkafka may retry an asynchronous commit: landing after a synchronous one (an exactly-once
+    cut's, --until-caught-up's check), it would put back an older offset and metadata without the cut."""
+    source = FakeSource({TP0: records(20)})
+    tracker = OffsetTracker()
+    assignment = Assignment(
+        source, tracker, hand_back=lambda partitions: None, stats=Stats(), answer_timeout_s=60.0, clock=time.monotonic
+    )
+    assignment.subscribe(["orders"])
+    source.consume(0, 0.0)  # the assignment
+    for first, last in ((0, 9), (10, 19)):
+        segment = tracker.open("orders", 0, first)
+        segment.last = last
+        segment.seal()
+        if first == 0:
+            assignment.tick(time.monotonic())  # asynchronous, offset 10: its answer comes with the next consume
+    assert source.commits == [({TP0: 10}, True)]
+    assert assignment.commit_now() is False
+    assert source.commits == [({TP0: 10}, True)]
+    source.consume(0, 0.0)  # serves the answer
+    assert assignment.commit_now() is True
+    assert source.commits == [({TP0: 10}, True), ({TP0: 20}, False)]

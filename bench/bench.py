@@ -66,7 +66,7 @@ from bench.workloads import REALISTIC_MAPPING, RealisticEvents
 from connector.cli import tune_gc
 from connector.config import BatchConfig, SchemaRegistryConfig, load_config
 from connector.kafka_source import DEFAULTS as CONSUMER_DEFAULTS
-from connector.mapping import Mapper, decode_value
+from connector.mapping import Mapper
 from connector.pipeline import Tuning
 from connector.registry_decoding import Backoff, RegistryDecoder
 from connector.schema_registry import SchemaRegistryClient
@@ -323,18 +323,25 @@ def touch_values(batch: list[Any]) -> int:
 
 def build_rows(mapper: Mapper, registry_url: str | None = None) -> Callable[[list[Any]], int]:
     """Stage b: decode and map each message as the pipeline does, keeping the rows of one batch."""
-    decode = decode_value
+    build_value = mapper.build_value
     if registry_url:
         schemas = SchemaRegistryClient(SchemaRegistryConfig(url=registry_url))
-        decode = RegistryDecoder(schemas, Backoff(0.1, 1.0), stopping=lambda: False).decode
+        decode, build, fmt = (
+            RegistryDecoder(schemas, Backoff(0.1, 1.0), stopping=lambda: False).decode,
+            mapper.build,
+            mapper.format,
+        )
+
+        def build_value(message: Any, value: bytes | None) -> list[Any]:
+            return build(message, decode(value, fmt))
 
     def work(batch: list[Any]) -> int:
-        rows, total, fmt, build = [], 0, mapper.format, mapper.build
+        rows, total = [], 0
         for message in batch:
             if message.error() is None:
                 value = message.value()
                 total += len(value)
-                rows.append(build(message, decode(value, fmt)))
+                rows.append(build_value(message, value))
         return total
 
     return work

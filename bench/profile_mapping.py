@@ -1,14 +1,14 @@
-"""Where a message's CPU goes between consume and batch: decode, check, each column.
+"""Where a message's CPU goes between consume and batch: decode, each column.
 
 Builds the workload's ``Mapper`` from the same config as the benchmark's stages b and c,
 makes real ``confluent_kafka.Message`` objects of the workload's values, and prints CPU
 µs per message (best of several runs of ``process_time``) for:
 
-* the whole of stage b's work per message: ``mapper.build(msg, decode_value(value))``;
-* JSON decode alone, and the check for literals orjson would alter (mappings with decimals);
-* ``Mapper.build`` with no column, and the cost of each column: the mapping's build less
-  the build without that column. A mapping with a decimal column checks each message
-  for literals orjson would alter, so the last decimal column's figure includes the check.
+* the whole of stage b's work per message: ``mapper.build_value(msg, value)``, decode included;
+* JSON decode alone: orjson (the general path) and, when the mapping has a ``Shape``, msgspec
+  decoding only the fields it reads (the path ``build_value`` takes);
+* ``build_value`` with no column, and the cost of each column: the mapping's build less
+  the build without that column.
 
 Each measurement decodes the message it builds, so the decoded value is in the CPU's
 cache as it is in the pipeline (building rows from values decoded long before measures
@@ -37,7 +37,6 @@ import confluent_kafka
 from bench.bench import WORKLOADS, connector_config, mapping_of, values_of
 from connector.cli import tune_gc
 from connector.config import ColumnConfig, MappingConfig, load_config
-from connector.exact_json import LONG_RUN, RUN_TABLE
 from connector.mapping import Mapper, decode_value
 
 
@@ -75,41 +74,39 @@ def report(workload: str, n: int, repeats: int) -> list[tuple[str, float]]:
     messages = _messages(workload, n)
     fmt = mapper.format
 
-    def loop(build: Callable[[Any, Any], Any]) -> Callable[[], None]:
+    def loop(build_value: Callable[[Any, Any], Any]) -> Callable[[], None]:
         def run() -> None:
             rows: list[Any] = []
             for message in messages:
-                rows.append(build(message, decode_value(message.value(), fmt)))
+                rows.append(build_value(message, message.value()))
                 if len(rows) == 1000:  # the pipeline hands rows on per poll
                     rows = []
 
         return run
 
-    def decode_only() -> None:
-        for message in messages:
-            decode_value(message.value(), fmt)
+    def decode_all(decode: Callable[[bytes], Any]) -> Callable[[], None]:
+        def run() -> None:
+            for message in messages:
+                decode(message.value())
 
-    def check_only() -> None:
-        for message in messages:
-            (message.value() or b"").translate(RUN_TABLE).find(LONG_RUN)
+        return run
 
     def measure(work: Callable[[], None]) -> float:
         return cpu_us(work, n, repeats)
 
-    decode = measure(decode_only)
-    decimals = any(c.type is not None and c.type.wants_digits for c in config.columns)
-    checked = "this mapping pays it" if decimals else "not paid: no decimal column"
+    shape = mapper.shape
     rows = [
-        ("stage b's work: decode + Mapper.build", measure(loop(mapper.build))),
-        ("JSON decode (decode_value)", decode),
-        (f"check for literals orjson would alter (translate + find; {checked})", measure(check_only)),
+        ("stage b's work: Mapper.build_value (decode + build)", measure(loop(mapper.build_value))),
+        ("JSON decode: orjson (decode_value, the general path)", measure(decode_all(lambda v: decode_value(v, fmt)))),
     ]
-    total = measure(loop(mapper.build)) - decode
-    rows.append(("Mapper.build (all of it)", total))
-    rows.append(("Mapper.build with no column", measure(loop(_mapper_of(config, ()).build)) - decode))
-    full = loop(mapper.build)
+    if shape is not None:
+        rows.append(
+            ("JSON decode: msgspec, only the fields read (this mapping's path)", measure(decode_all(shape.decode)))
+        )
+    rows.append(("Mapper.build_value with no column", measure(loop(_mapper_of(config, ()).build_value))))
+    full = loop(mapper.build_value)
     for column in config.columns:
-        without = loop(_mapper_of(config, tuple(c for c in config.columns if c is not column)).build)
+        without = loop(_mapper_of(config, tuple(c for c in config.columns if c is not column)).build_value)
         # Interleaved, so that both figures see the same machine: a column costs a few
         # tenths of a µs, less than a shared machine's drift between two measurements.
         best_full = best_without = float("inf")
@@ -138,7 +135,7 @@ def profile(workload: str, n: int) -> None:
     profiler = cProfile.Profile()
     profiler.enable()
     for message in messages:
-        mapper.build(message, decode_value(message.value(), mapper.format))
+        mapper.build_value(message, message.value())
     profiler.disable()
     pstats.Stats(profiler).sort_stats("tottime").print_stats(15)
 

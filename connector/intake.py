@@ -35,6 +35,8 @@ class Target(NamedTuple):
     """One mapping of a topic, with what the hot loop calls for each of its rows."""
 
     build: Callable[[MessageLike, Any], list[Any]]
+    #: Decodes and builds in one step (``Mapper.build_value``, or ``build`` after the format's decoder).
+    build_value: Callable[[MessageLike, bytes | None], list[Any]]
     add_row: Callable[[list[Any]], None]
     add_message: Callable[[MessageLike], None]
     mapper: Mapper
@@ -54,10 +56,21 @@ def _route(targets: list[tuple[Mapper, StreamBatcher]], decoders: Mapping[str, D
     by_format: dict[str, list[Target]] = {}
     for mapper, batcher in targets:
         add_row, add_message = batcher.polled_rows.append, batcher.polled_messages.append
-        target = Target(mapper.build, add_row, add_message, mapper, batcher)
+        decoder = decoders.get(mapper.format)
+        build_value = mapper.build_value if decoder is None else _decode_then(decoder, mapper)
+        target = Target(mapper.build, build_value, add_row, add_message, mapper, batcher)
         by_format.setdefault(mapper.format, []).append(target)
     groups = tuple((fmt, decoders.get(fmt, decode_value), tuple(group)) for fmt, group in by_format.items())
     return Route(groups, groups[0][2][0] if len(targets) == 1 else None)
+
+
+def _decode_then(decode: Decode, mapper: Mapper) -> Callable[[MessageLike, bytes | None], list[Any]]:
+    build, fmt = mapper.build, mapper.format
+
+    def build_value(msg: MessageLike, raw: bytes | None) -> list[Any]:
+        return build(msg, decode(raw, fmt))
+
+    return build_value
 
 
 class Intake:
@@ -118,7 +131,6 @@ class Intake:
         previous: MessageLike | None = None
         route = Route((), None)
         only: Target | None = None
-        decode: Decode = decode_value
         value_bytes = 0
         topics: set[str | None] = set()
         try:
@@ -133,12 +145,7 @@ class Intake:
                     segment, route = self._enter((topic or "", partition or 0), message, segments)
                     only = route.only
                     if only is not None:
-                        (fmt, decode, _), build, add_row, add_message = (
-                            route.groups[0],
-                            only.build,
-                            only.add_row,
-                            only.add_message,
-                        )
+                        build_value, add_row, add_message = only.build_value, only.add_row, only.add_message
                 previous = message
                 value = message.value()
                 size = len(value) if value is not None else 0
@@ -152,7 +159,7 @@ class Intake:
                 if only is not None:
                     # One mapping reads this topic (the common case): no loops over formats and targets.
                     try:
-                        row = build(message, decode(value, fmt))
+                        row = build_value(message, value)
                     except DataError as exc:
                         bad_message(exc, only.mapper.mapping, message, segment)
                         continue

@@ -24,18 +24,23 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Final
 
+import msgspec
+import orjson
+
 from connector.config import NO_DEFAULT, ColumnConfig, MappingConfig, SourceKind
 from connector.decoding import STRICT_JSON, decode_value, json_kind
 from connector.errors import DataError
 from connector.exact_json import LONG_RUN, RUN_TABLE, Floats, InexactFloat, decode_exact, might_lose_digits
 from connector.records import TIMESTAMP_NOT_AVAILABLE, MessageLike
-from connector.types import ColumnType, cached_tails, utf8_reason
+from connector.types import DECIMALS, ColumnType, TimeplusType, cached_tails, utf8_reason
 
 # decode_value is the pipeline's other half of building a row: one import for both.
 __all__ = ["STRICT_JSON", "Mapper", "compile_mappers", "decode_value"]
 
 Column = Callable[[MessageLike, Any], Any]
 Build = Callable[[MessageLike, Any], list[Any]]
+#: ``build_value(msg, raw)``: the row for ``msg`` from its undecoded value.
+BuildValue = Callable[[MessageLike, bytes | None], list[Any]]
 Getter = Callable[[MessageLike, Any], Any]
 Fallback = Callable[[], Any]
 
@@ -53,10 +58,12 @@ class Mapper:
     (untyped or ``json`` columns) makes sure every literal it passes on is exact.
     """
 
-    __slots__ = ("build", "columns", "format", "mapping", "stream")
+    __slots__ = ("build", "build_value", "columns", "format", "mapping", "shape", "stream")
 
     build: Build
     """``build(msg, decoded)``: the row for ``msg`` in column order, from its decoded value; raise DataError."""
+    build_value: BuildValue
+    """``build_value(msg, raw)``: ``build(msg, decode_value(raw, format))`` in one step, faster."""
 
     def __init__(self, mapping: MappingConfig) -> None:
         self.mapping = mapping
@@ -64,7 +71,9 @@ class Mapper:
         self.columns = tuple(c.name for c in mapping.columns)
         #: How the value is decoded: the mapping's format, or STRICT_JSON.
         self.format = STRICT_JSON if mapping.reject_duplicate_keys else mapping.format
-        self.build = _compile(mapping)
+        #: What ``build_value`` decodes a JSON value into, when only the fields read are decoded.
+        self.shape = Shape.of(mapping) if self.format == "json" else None
+        self.build, self.build_value = _compile(mapping, self.format, self.shape)
 
     def __repr__(self) -> str:
         return f"Mapper(stream={self.stream!r}, columns={self.columns!r})"
@@ -90,8 +99,8 @@ def _float_policy(mapping: MappingConfig) -> tuple[Floats, bool | None]:
 # Compiling
 
 
-def _compile(mapping: MappingConfig) -> Build:
-    """The mapping's row builder: ``build(msg, d) -> [value of each column]``, generated.
+def _compile(mapping: MappingConfig, fmt: str, shape: Shape | None) -> tuple[Build, BuildValue]:
+    """The mapping's row builders, generated: ``build(msg, d)`` and ``build_value(msg, raw)``.
 
     Generated, as dataclasses generate ``__init__``: the fields read from the value, the
     inline test for values already in their JSON form (``AsIs``), the calls of the
@@ -100,12 +109,18 @@ def _compile(mapping: MappingConfig) -> Build:
     Python 3.11). A field shared by several paths (``value.user`` of ``user.id`` and
     ``user.country``) is looked up once. Other sources (key, headers, list indexes...)
     call a closure.
+
+    ``build_value`` decodes too. A JSON mapping whose value columns read plain paths
+    decodes only those fields, with msgspec, into a Struct made for the mapping
+    (``Shape``): integers of any size come out exact and decimal columns get their
+    literal's text, so no message needs the check for long literals. Anything that
+    Struct cannot take (a field of another shape, invalid JSON), and any value refused,
+    is built from the general decoding instead, which says what is wrong.
     """
     floats, check = _float_policy(mapping)
     exact = _RowCode(mapping.columns, Floats.EXACT).function()
     code = _RowCode(mapping.columns, floats)
     stream = mapping.stream
-    exact_name = code.bind(exact, "exact")
 
     def located(exc: DataError, msg: MessageLike) -> DataError:
         return exc.located(topic=msg.topic(), partition=msg.partition(), offset=msg.offset(), stream=stream)
@@ -113,6 +128,7 @@ def _compile(mapping: MappingConfig) -> Build:
     def not_object(decoded: Any) -> DataError:
         return DataError(f"value is {json_kind(decoded)}, but the mapping reads fields of a JSON object")
 
+    exact_name, located_name = code.bind(exact, "exact"), code.bind(located, "located")
     lines = []
     # Paths into the value only make sense in an object: say so instead of "missing field".
     if any(c.kind is SourceKind.VALUE and c.path for c in mapping.columns):
@@ -125,27 +141,37 @@ def _compile(mapping: MappingConfig) -> Build:
             f"if {test} and might_lose_digits(raw, tiny={check}):",
             f"    return {exact_name}(msg, decode_exact(raw))",
         ]
-    lines += [
+    locate = f"raise {located_name}(exc, msg) from None"
+    build: Build = code.function(code.body(lines, exact_name, "msg.value() or b''", locate))
+
+    def decode_and_build(msg: MessageLike, raw: bytes | None) -> list[Any]:
+        return build(msg, decode_value(raw, fmt))
+
+    if shape is None:
+        return build, decode_and_build
+    struct = _RowCode(mapping.columns, Floats.UNCHECKED, shape)
+    exact_name = struct.bind(exact, "exact")
+    general, decode = struct.bind(decode_and_build, "general"), struct.bind(shape.decode, "decode")
+    preamble = [
+        # msgspec skips unread fields without checking their UTF-8; orjson refuses a value
+        # with any invalid text, and so must every path.
+        "if raw is None or not (raw.isascii() or valid_utf8(raw)):",
+        f"    return {general}(msg, raw)",
         "try:",
-        *(f"    {line}" for line in code.lines or ["pass"]),
-        "except InexactFloat:",
-        f"    return {exact_name}(msg, decode_exact(msg.value() or b''))",
-        f"return [{', '.join(code.results)}]",
+        f"    d = {decode}(raw)",
+        "except (ValueError, RecursionError):  # msgspec.DecodeError is a ValueError",
+        f"    return {general}(msg, raw)",
     ]
-    return code.function(
-        [
-            "try:",
-            *(f"    {line}" for line in lines),
-            "except DataError as exc:",
-            f"    raise {code.bind(located, 'located')}(exc, msg) from None",
-        ]
-    )
+    # A refused value is refused by the general path: its reason then names the value as
+    # the exact decoder reads it (the Struct's floats are not checked for long literals).
+    body = struct.body([], exact_name, "raw", f"return {general}(msg, raw)")
+    return build, struct.function(preamble + body, params="msg, raw")
 
 
 class _RowCode:
     """The source text of one row builder and the values its names stand for."""
 
-    def __init__(self, columns: tuple[ColumnConfig, ...], floats: Floats) -> None:
+    def __init__(self, columns: tuple[ColumnConfig, ...], floats: Floats, shape: Shape | None = None) -> None:
         self.lines: list[str] = []
         self.bound: dict[str, Any] = {
             "ABSENT": _ABSENT,
@@ -155,7 +181,10 @@ class _RowCode:
             "RUN_TABLE": RUN_TABLE,
             "decode_exact": decode_exact,
             "might_lose_digits": might_lose_digits,
+            "valid_utf8": _valid_utf8,
         }
+        #: The Struct the value is decoded into (``d`` is one), or None (``d`` is the decoded JSON).
+        self.shape = shape
         self.fields: dict[tuple[str, ...], str] = {(): "d"}
         self.results: list[str] = []
         for col in columns:
@@ -174,6 +203,16 @@ class _RowCode:
             return known
         parent = self.field(path[:-1])
         local = self.fields[path] = f"f{len(self.fields)}"
+        if self.shape is not None:
+            # Absent fields hold ABSENT; an object that may be null is ``Struct | None``.
+            attribute = self.shape.attributes[path]
+            if parent == "d":
+                self.lines.append(f"{local} = d.{attribute}")
+            else:
+                self.lines.append(
+                    f"{local} = ABSENT if {parent} is ABSENT or {parent} is None else {parent}.{attribute}"
+                )
+            return local
         key = self.bind(path[-1], "key")
         # ABSENT[key] raises TypeError too: below an absent field everything is absent.
         self.lines += [
@@ -194,6 +233,10 @@ class _RowCode:
         if col.kind is not SourceKind.VALUE or any(_is_index(s) for s in col.path):
             closure = _typed_column(col, ct, floats) if ct else _untyped_column(col)
             self.lines.append(f"{result} = {self.bind(closure, 'column')}(msg, d)")
+            return
+        if self.shape is not None and col.path in self.shape.literals:
+            literal = _decimal_literal(col, self.shape.literals[col.path])
+            self.lines.append(f"{result} = {self.bind(literal, 'literal')}({self.field(col.path)})")
             return
         absent = self.bind(_on_absent(col, ct), "absent")
         value = self.field(col.path)
@@ -233,15 +276,130 @@ class _RowCode:
         ]
         self.lines += lines
 
-    def function(self, body: list[str] | None = None) -> Build:
-        """The builder: ``body``, or the columns' lines returning the row."""
+    def body(self, first: list[str], exact: str, raw: str, on_error: str) -> list[str]:
+        """``first``, then the columns; an InexactFloat builds with ``exact`` from ``raw`` decoded exactly,
+        and a DataError (``exc``) is handled by the line ``on_error``."""
+        lines = [
+            *first,
+            "try:",
+            *(f"    {line}" for line in self.lines or ["pass"]),
+            "except InexactFloat:",
+            f"    return {exact}(msg, decode_exact({raw}))",
+            f"return [{', '.join(self.results)}]",
+        ]
+        return [
+            "try:",
+            *(f"    {line}" for line in lines),
+            "except DataError as exc:",
+            f"    {on_error}",
+        ]
+
+    def function(self, body: list[str] | None = None, params: str = "msg, d") -> Any:
+        """The builder of ``params``: ``body``, or the columns' lines returning the row."""
         lines = body if body is not None else [*self.lines, f"return [{', '.join(self.results)}]"]
         text = "\n".join(f"        {line}" for line in lines)
-        source = f"def make({', '.join(self.bound)}):\n    def build(msg, d):\n{text}\n    return build\n"
+        source = f"def make({', '.join(self.bound)}):\n    def build({params}):\n{text}\n    return build\n"
         namespace: dict[str, Any] = {}
         exec(source, namespace)
-        build: Build = namespace["make"](*self.bound.values())
-        return build
+        return namespace["make"](*self.bound.values())
+
+
+class Shape:
+    """The msgspec Struct a mapping's value is decoded into: the fields its columns read, no other.
+
+    Each field of the object (and of the objects below it, as nested Structs that may be
+    null) is one attribute; an absent field holds ``ABSENT``. Fields are of any JSON
+    type, except those of decimal columns: msgspec hands those over as the literal's
+    text (``msgspec.Raw``), whose digits are exact. A value that is not an object, or a
+    field of a nested path that is neither an object nor null, fails to decode: the
+    general path then decides, as for invalid JSON.
+    """
+
+    def __init__(self, leaves: dict[tuple[str, ...], ColumnType | None]) -> None:
+        #: The attribute holding each path's field in its parent's Struct.
+        self.attributes: dict[tuple[str, ...], str] = {}
+        #: The paths read as literal text, and the decimal type of their column.
+        self.literals = {path: ct for path, ct in leaves.items() if ct is not None}
+        self.decode: Callable[[bytes], Any] = msgspec.json.Decoder(self._struct((), leaves)).decode
+
+    @classmethod
+    def of(cls, mapping: MappingConfig) -> Shape | None:
+        """The Shape of a JSON mapping whose value columns all read plain paths into types it serves; else None."""
+        leaves: dict[tuple[str, ...], ColumnType | None] = {}
+        for col in mapping.columns:
+            if col.kind is not SourceKind.VALUE:
+                continue
+            ct = col.type
+            if ct is None or ct.passes_numbers_on or not col.path or any(_is_index(s) for s in col.path):
+                return None  # numbers passed on unconverted, the whole value, a list index
+            literal = ct if ct.wants_digits else None
+            if literal is not None and _plain(ct.parsed).name not in DECIMALS:
+                return None  # decimals inside a container: their digits are not one literal
+            if leaves.setdefault(col.path, literal) is not literal:
+                return None  # one field read as a decimal's text and as a value
+        paths = set(leaves)
+        if not paths or any(path[:i] in paths for path in paths for i in range(1, len(path))):
+            return None  # a field read both whole and by its parts
+        return cls(leaves)
+
+    def _struct(self, prefix: tuple[str, ...], leaves: dict[tuple[str, ...], ColumnType | None]) -> Any:
+        fields: list[tuple[str, Any, Any]] = []
+        for key in dict.fromkeys(path[len(prefix)] for path in leaves if path[: len(prefix)] == prefix):
+            path = (*prefix, key)
+            attribute = self.attributes[path] = f"a{len(fields)}"
+            if path in leaves:
+                kind: Any = msgspec.Raw if leaves[path] is not None else Any
+            else:
+                kind = self._struct(path, leaves) | None
+            fields.append((attribute, kind, msgspec.field(default=_ABSENT, name=key)))
+        return msgspec.defstruct("Value", fields, gc=False)
+
+
+def _plain(t: TimeplusType) -> TimeplusType:
+    while t.name in ("nullable", "low_cardinality"):
+        t = t.args[0]
+    return t
+
+
+def _valid_utf8(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+#: A number literal this long holds at most 15 digits: the float nearest it gives them back.
+_SHORT_LITERAL: Final = 16
+
+
+def _decimal_literal(col: ColumnConfig, ct: ColumnType) -> Callable[[Any], Any]:
+    """A decimal column's value from its field's literal (``msgspec.Raw``), or ABSENT.
+
+    A short number goes through the float nearest it, as ``Floats.CHECKED`` trusts it to
+    (the usual case: ``float`` reads the literal's bytes in C). Anything else, and a
+    short number the converter refuses, is read by the exact decoder, so the value and
+    the reason are those of the general path.
+    """
+    checked, exact = ct.converters[Floats.CHECKED], ct.convert
+    absent, null, name = _on_absent(col, ct), _on_null(col, ct), col.name
+
+    def column(raw: Any) -> Any:
+        if raw is _ABSENT:
+            return absent()
+        try:
+            if len(raw) < _SHORT_LITERAL:
+                try:
+                    return checked(float(raw))  # not a number (a string, null...): ValueError
+                except ValueError:
+                    pass
+            literal = bytes(raw)
+            v = orjson.loads(literal) if literal[0] == 34 else decode_exact(literal)  # 34: '"'
+            return null() if v is None else exact(v)
+        except ValueError as exc:
+            raise DataError(str(exc), column=name) from None
+
+    return column
 
 
 def _on_absent(col: ColumnConfig, ct: ColumnType | None) -> Fallback:

@@ -16,12 +16,13 @@ Choices where Timeplus itself would guess or silently clip:
 * ``null`` for a non-nullable type is rejected (Proton would store the type's default).
 """
 
-from connector.types.column import ColumnType, column_type
+from connector.types.column import DECIMALS, ColumnType, column_type
 from connector.types.datetimes import EPOCH_UNITS, cached_tails
 from connector.types.grammar import TimeplusType, is_nullable, parse_type
 from connector.types.values import utf8_reason
 
 __all__ = [
+    "DECIMALS",
     "EPOCH_UNITS",
     "ColumnType",
     "TimeplusType",

@@ -32,7 +32,7 @@ from connector.types.scalars import (
 from connector.types.values import Converter
 
 _PASSTHROUGH: Final[dict[str, type]] = {"string": str, "bool": bool, "json": dict}
-_DECIMALS: Final = ("decimal", *DECIMAL_ALIASES)
+DECIMALS: Final = ("decimal", *DECIMAL_ALIASES)
 
 
 class AsIs(NamedTuple):
@@ -101,7 +101,7 @@ def column_type(text: str, unit: str | None = None) -> ColumnType:
         nullable=is_nullable(t),
         as_is=_as_is(t),
         null_reason=null_reason,
-        wants_digits=_anywhere(t, _DECIMALS),
+        wants_digits=_anywhere(t, DECIMALS),
         passes_numbers_on=_anywhere(t, ("json",)),
     )
 
@@ -140,7 +140,7 @@ _SCALARS: Final[dict[str, Callable[[TimeplusType, str, Floats], Converter]]] = {
     **dict.fromkeys(INT_BITS, int_converter),
     "float32": float_converter,
     "float64": float_converter,
-    **dict.fromkeys(_DECIMALS, decimal_converter),
+    **dict.fromkeys(DECIMALS, decimal_converter),
     "bool": bool_converter,
     "string": string_converter,
     "fixed_string": fixed_string_converter,

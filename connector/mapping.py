@@ -22,7 +22,7 @@ Source rules:
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Annotated, Any, Final
 
 import msgspec
 import orjson
@@ -240,6 +240,12 @@ class _RowCode:
             return
         absent = self.bind(_on_absent(col, ct), "absent")
         value = self.field(col.path)
+        if ct is not None and self.shape is not None and col.path in self.shape.as_is:
+            null = self.bind(_on_null(col, ct), "null")
+            self.lines.append(
+                f"{result} = {absent}() if {value} is ABSENT else {null}() if {value} is None else {value}"
+            )
+            return
         if ct is None:
             self.lines.append(f"{result} = {absent}() if {value} is ABSENT else {value}")
             return
@@ -308,18 +314,26 @@ class Shape:
     """The msgspec Struct a mapping's value is decoded into: the fields its columns read, no other.
 
     Each field of the object (and of the objects below it, as nested Structs that may be
-    null) is one attribute; an absent field holds ``ABSENT``. Fields are of any JSON
-    type, except those of decimal columns: msgspec hands those over as the literal's
-    text (``msgspec.Raw``), whose digits are exact. A value that is not an object, or a
-    field of a nested path that is neither an object nor null, fails to decode: the
-    general path then decides, as for invalid JSON.
+    null) is one attribute; an absent field holds ``ABSENT``. A decimal column's field
+    is the literal's text (``msgspec.Raw``), whose digits are exact. The field of a
+    column whose values are mostly their own JSON form (an integer in range, text, a
+    bool, a list of text) is of that type or null, checked in C, so the row takes it as
+    it is; every other field is of any JSON type. A value that is not an object, or a
+    field that is not of its type (a nested path's neither an object nor null), fails
+    to decode: the general path then decides, as for invalid JSON.
     """
 
     def __init__(self, leaves: dict[tuple[str, ...], ColumnType | None]) -> None:
         #: The attribute holding each path's field in its parent's Struct.
         self.attributes: dict[tuple[str, ...], str] = {}
         #: The paths read as literal text, and the decimal type of their column.
-        self.literals = {path: ct for path, ct in leaves.items() if ct is not None}
+        self.literals = {path: ct for path, ct in leaves.items() if ct is not None and ct.wants_digits}
+        #: The paths whose fields are decoded as their column's JSON form (or null): taken as they are.
+        self.as_is: dict[tuple[str, ...], Any] = {}
+        for path, ct in leaves.items():
+            kind = _own_form(ct) if ct is not None and path not in self.literals else None
+            if kind is not None:
+                self.as_is[path] = kind
         self.decode: Callable[[bytes], Any] = msgspec.json.Decoder(self._struct((), leaves)).decode
 
     @classmethod
@@ -332,11 +346,14 @@ class Shape:
             ct = col.type
             if ct is None or ct.passes_numbers_on or not col.path or any(_is_index(s) for s in col.path):
                 return None  # numbers passed on unconverted, the whole value, a list index
-            literal = ct if ct.wants_digits else None
-            if literal is not None and _plain(ct.parsed).name not in DECIMALS:
+            if ct.wants_digits and _plain(ct.parsed).name not in DECIMALS:
                 return None  # decimals inside a container: their digits are not one literal
-            if leaves.setdefault(col.path, literal) is not literal:
-                return None  # one field read as a decimal's text and as a value
+            if col.path in leaves:
+                if ct.wants_digits or (leaves[col.path] or ct).wants_digits:
+                    return None  # one field read as a decimal's text and as a value
+                leaves[col.path] = None  # read by several columns: of any type
+            else:
+                leaves[col.path] = ct
         paths = set(leaves)
         if not paths or any(path[:i] in paths for path in paths for i in range(1, len(path))):
             return None  # a field read both whole and by its parts
@@ -347,12 +364,31 @@ class Shape:
         for key in dict.fromkeys(path[len(prefix)] for path in leaves if path[: len(prefix)] == prefix):
             path = (*prefix, key)
             attribute = self.attributes[path] = f"a{len(fields)}"
-            if path in leaves:
-                kind: Any = msgspec.Raw if leaves[path] is not None else Any
+            if path in self.literals:
+                kind: Any = msgspec.Raw
+            elif path in self.as_is:
+                kind = self.as_is[path] | None
+            elif path in leaves:
+                kind = Any
             else:
                 kind = self._struct(path, leaves) | None
             fields.append((attribute, kind, msgspec.field(default=_ABSENT, name=key)))
         return msgspec.defstruct("Value", fields, gc=False)
+
+
+def _own_form(ct: ColumnType) -> Any:
+    """The msgspec type of the values ``ct``'s converter returns unchanged, if one says it exactly."""
+    as_is, plain = ct.as_is, _plain(ct.parsed)
+    if as_is is not None and as_is.match is None:
+        if as_is.kind is str or as_is.kind is bool:
+            return as_is.kind
+        if as_is.kind is int and as_is.above is not None and as_is.below is not None:
+            low, high = as_is.above + 1, as_is.below - 1
+            if _INT64_MIN <= low and high <= _INT64_MAX:  # the bounds msgspec can check
+                return Annotated[int, msgspec.Meta(ge=low, le=high)]
+    if plain.name == "array" and plain.args[0].name == "string":
+        return list[str]  # the array converter passes a list of text on as it is
+    return None
 
 
 def _plain(t: TimeplusType) -> TimeplusType:
@@ -369,6 +405,8 @@ def _valid_utf8(raw: bytes) -> bool:
     return True
 
 
+_INT64_MIN: Final = -(2**63)
+_INT64_MAX: Final = 2**63 - 1
 #: A number literal this long holds at most 15 digits: the float nearest it gives them back.
 _SHORT_LITERAL: Final = 16
 

@@ -384,7 +384,7 @@ def _own_form(ct: ColumnType) -> Any:
             return as_is.kind
         if as_is.kind is int and as_is.above is not None and as_is.below is not None:
             low, high = as_is.above + 1, as_is.below - 1
-            if _INT64_MIN <= low and high <= _INT64_MAX:  # the bounds msgspec can check
+            if low >= _INT64_MIN and high <= _INT64_MAX:  # the bounds msgspec can check
                 return Annotated[int, msgspec.Meta(ge=low, le=high)]
     if plain.name == "array" and plain.args[0].name == "string":
         return list[str]  # the array converter passes a list of text on as it is

@@ -21,6 +21,7 @@ Source rules:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Annotated, Any, Final
 
@@ -414,24 +415,44 @@ _SHORT_LITERAL: Final = 16
 def _decimal_literal(col: ColumnConfig, ct: ColumnType) -> Callable[[Any], Any]:
     """A decimal column's value from its field's literal (``msgspec.Raw``), or ABSENT.
 
-    A short number goes through the float nearest it, as ``Floats.CHECKED`` trusts it to
-    (the usual case: ``float`` reads the literal's bytes in C). Anything else, and a
-    short number the converter refuses, is read by the exact decoder, so the value and
-    the reason are those of the general path.
+    A number written as the column keeps it (no exponent, no leading zero, digits that
+    fit) is padded to the scale as it is: the usual case, one regular expression. Zero
+    is zero. Another short number goes through the float nearest it, as
+    ``Floats.CHECKED`` trusts it to; anything else is read by the exact decoder, so the
+    value and the reason are those of the general path.
     """
+    plain = _plain(ct.parsed)
+    scale, before = plain.scale or 0, (plain.precision or 0) - (plain.scale or 0)
+    fraction = rf"(?:\.[0-9]{{1,{scale}}})?" if scale else ""
+    canonical = re.compile(
+        "|".join(
+            [
+                *([rf"-?[1-9][0-9]{{0,{before - 1}}}{fraction}"] if before else []),
+                *([rf"-?0\.(?=[0-9]*[1-9])[0-9]{{1,{scale}}}"] if scale else []),
+            ]
+        ).encode()
+    ).fullmatch
+    zero_literal = re.compile(rf"-?0(?:\.0{{1,{scale}}})?".encode() if scale else b"-?0").fullmatch
+    zeros = "0" * scale
+    point_zeros = "." + zeros if scale else ""
     checked, exact = ct.converters[Floats.CHECKED], ct.convert
     absent, null, name = _on_absent(col, ct), _on_null(col, ct), col.name
 
     def column(raw: Any) -> Any:
         if raw is _ABSENT:
             return absent()
+        literal = bytes(raw)
+        if canonical(literal) is not None:
+            point = literal.find(46)  # '.'
+            return literal.decode() + (point_zeros if point < 0 else zeros[len(literal) - point - 1 :])
+        if zero_literal(literal) is not None:
+            return "0" + point_zeros
         try:
-            if len(raw) < _SHORT_LITERAL:
+            if len(literal) < _SHORT_LITERAL:
                 try:
-                    return checked(float(raw))  # not a number (a string, null...): ValueError
+                    return checked(float(literal))  # not a number (a string, null...): ValueError
                 except ValueError:
                     pass
-            literal = bytes(raw)
             v = orjson.loads(literal) if literal[0] == 34 else decode_exact(literal)  # 34: '"'
             return null() if v is None else exact(v)
         except ValueError as exc:

@@ -776,7 +776,12 @@ def markdown(report: dict[str, Any]) -> str:
 def services(bootstrap: str | None, expected_ids: int) -> Iterator[tuple[str, int | None, Sink, Path]]:
     """The broker (the given one, or one started here) and its pid, the sink, and a scratch directory."""
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
-        broker = None if bootstrap else KafkaBroker(Path(tmp) / "kafka")
+        # Kafka's default initial rebalance delay (3 s; the tests' broker uses 0 for speed): the
+        # members of a group that start together, as --workers starts them, join one generation,
+        # as on a production broker, instead of two cooperative rebalances that idle half the
+        # partitions for a heartbeat interval or two.
+        overrides = {"group.initial.rebalance.delay.ms": "3000"}
+        broker = None if bootstrap else KafkaBroker(Path(tmp) / "kafka", overrides=overrides)
         if broker is not None:
             broker.start()
         sink = Sink(expected_ids)

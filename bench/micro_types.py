@@ -29,9 +29,11 @@ from typing import Any
 
 import orjson
 
+from bench.profile_mapping import mapping_config
 from bench.workloads import RealisticEvents
 from connector.decoding import decode_value
 from connector.exact_json import Floats, might_lose_digits
+from connector.mapping import Mapper
 from connector.types import column_type
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -124,10 +126,13 @@ def measure(convert: Callable[[Any], Any], values: Sequence[Any], repeats: int) 
 
 
 def decoders() -> list[tuple[str, Callable[[bytes], Any]]]:
+    shape = Mapper(mapping_config("realistic")).shape
+    assert shape is not None
     return [
         ("orjson.loads", orjson.loads),
-        ("check for literals orjson would alter (mappings with decimals)", might_lose_digits),
+        ("check for literals orjson would alter (the general path, mappings with decimals)", might_lose_digits),
         ("decoding.decode_value(json)", lambda raw: decode_value(raw, "json")),
+        ("msgspec into the realistic mapping's Shape (the fields it reads; no check needed)", shape.decode),
     ]
 
 

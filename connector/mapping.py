@@ -50,13 +50,17 @@ _ABSENT: Final = object()
 
 
 class Mapper:
-    """One mapping compiled into a function that builds rows from messages (``build``).
+    """One mapping compiled into functions that build rows from messages.
 
-    Numbers stay exact (``connector.exact_json``): a mapping whose columns rarely need a
-    float's digits builds from orjson's decoding and decodes a message again, exactly,
-    only when a converter asks (``InexactFloat``); one with decimal columns first checks
-    each message for literals orjson would alter; one that passes values on unconverted
-    (untyped or ``json`` columns) makes sure every literal it passes on is exact.
+    The pipeline calls ``build_value``, which decodes too; ``build`` takes a value decoded
+    already (by a registry format's decoder, say) and is the general path. Numbers stay
+    exact (``connector.exact_json``). On the general path a mapping whose columns rarely
+    need a float's digits builds from orjson's decoding and decodes a message again,
+    exactly, only when a converter asks (``InexactFloat``); one with decimal columns first
+    checks each message for literals orjson would alter; one that passes values on
+    unconverted (untyped or ``json`` columns) makes sure every literal it passes on is
+    exact. A JSON mapping with a ``Shape`` decodes only the fields it reads, exact by
+    construction, and falls back to the general path for anything out of the ordinary.
     """
 
     __slots__ = ("build", "build_value", "columns", "format", "mapping", "shape", "stream")

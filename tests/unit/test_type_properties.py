@@ -300,18 +300,31 @@ def test_uuids(value: uuid.UUID, shape: str) -> None:
     assert uuid.UUID(stored("uuid", result)) == value
 
 
+# What a uuid's characters are replaced by: dashes, hex digits, upper-case and other non-hex
+# letters, whitespace, NUL, Arabic-Indic and full-width digits, a full-width letter, a
+# lone surrogate.
+_UUID_EDITS = "-0fFAg \n\x00\u0661\uff11\uff41\ud800"
+
+
 @PROPERTY
 @given(
     value=st.uuids(),
-    edits=st.lists(st.tuples(st.integers(0, 36), st.sampled_from("0a9f-gA \n"), st.booleans()), max_size=3),
+    edits=st.lists(st.tuples(st.integers(0, 37), st.sampled_from(["", *_UUID_EDITS]), st.booleans()), max_size=4),
 )
 def test_the_canonical_uuid_pattern_is_the_plain_one(value: uuid.UUID, edits: list[tuple[int, str, bool]]) -> None:
-    """UUID_CANONICAL (spelt for speed) matches exactly what the plain pattern matches."""
+    """UUID_CANONICAL (spelt for speed) matches exactly what the plain pattern matches.
+
+    On the uuid, on every text one edit away (a character deleted, or one of
+    ``_UUID_EDITS`` put in its place or inserted: 35, 36 and 37 characters), and on the
+    uuid with a few edits anywhere.
+    """
     text = str(value)
+    texts = [text[:at] + char + text[at + cut :] for at in range(37) for char in ["", *_UUID_EDITS] for cut in (0, 1)]
     for at, char, insert in edits:
         text = text[:at] + char + text[at + (0 if insert else 1) :]
-    plain = re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", text)
-    assert (UUID_CANONICAL.fullmatch(text) is None) == (plain is None), text
+    for candidate in [*texts, text]:
+        plain = re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", candidate)
+        assert (UUID_CANONICAL.fullmatch(candidate) is None) == (plain is None), candidate
 
 
 @pytest.mark.parametrize("type_name", ["ipv4", "ipv6"])

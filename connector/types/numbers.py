@@ -147,33 +147,37 @@ def float_converter(t: TimeplusType, null: str, floats: Floats) -> Converter:
 # Decimals
 
 
+#: Adding and taking away 1.5 * 2**52 rounds a float below 2**51 in size to a whole number:
+#: the sum lies in [2**52, 2**53), where the floats are the integers.
+_ROUNDER: Final = 1.5 * 2.0**52
+
+
+def plain_decimal(before: int, scale: int) -> re.Pattern[str]:
+    """``[-]digits[.digits]``, non-zero, with 1 to ``before`` digits before the point (no
+    leading zero) and up to ``scale`` after: text that needs only zeros appended.
+
+    The match's ``lastindex`` tells how many: 1 for ``scale`` fraction digits, 2 for one
+    fewer, … ``scale + 1`` for none (and no point). Possessive counts and an atomic group
+    keep failing text linear.
+    """
+    wholes = [f"[1-9][0-9]{{0,{before - 1}}}+"] if before else []
+    if scale:
+        wholes.append(f"0(?=\\.0{{0,{scale - 1}}}[1-9])")  # 0.05, not 0.00: a zero's sign goes
+    fractions = [f"\\.[0-9]{{{n}}}+()" for n in range(scale, 0, -1)] + ["()"]
+    return re.compile(f"-?(?:{'|'.join(wholes)})(?>{'|'.join(fractions)})")
+
+
 def decimal_converter(t: TimeplusType, null: str, floats: Floats) -> Converter:
     """decimal(P, S): the exact number as a string with S fraction digits."""
     type_name, precision, scale = str(t), t.precision or 0, t.scale or 0
     before = precision - scale
     step = Decimal(1).scaleb(-scale)
-    zeros = "0" * scale
-    point_zeros = "." + zeros if scale else ""
+    point_zeros = "." + "0" * scale if scale else ""
     trusted = floats is not Floats.UNCHECKED
-
-    def fixed(text: str) -> str | None:
-        """``[-]digits[.digits]`` within P and S, as its output; None for anything else."""
-        point = text.find(".")
-        whole, fraction = (text, "") if point < 0 else (text[:point], text[point + 1 :])
-        digits = whole[1:] if whole[:1] == "-" else whole
-        if not (digits.isdigit() and digits.isascii() and len(fraction) <= scale):
-            return None
-        if fraction and not (fraction.isdigit() and fraction.isascii()):
-            return None
-        if (
-            len(digits) > before
-            or (len(digits) > 1 and digits[0] == "0")
-            or (not digits.strip("0") and not fraction.strip("0"))
-        ):
-            return None  # too long, leading zeros, or zero (whose sign goes): the slow path decides
-        if not fraction:
-            return whole + point_zeros
-        return whole + "." + fraction + zeros[len(fraction) :]
+    plain = plain_decimal(before, scale).fullmatch
+    # What the text lacks, by the group plain matched: nothing, 1 zero, … S - 1 zeros, the
+    # point and S zeros.
+    pads: dict[int | None, str] = dict(enumerate(["0" * n for n in range(scale)] + [point_zeros], start=1))
 
     def slow(v: Any) -> str:
         if v is None:
@@ -204,32 +208,36 @@ def decimal_converter(t: TimeplusType, null: str, floats: Floats) -> Converter:
             raise ValueError(f"{show(v)} has more than {scale} digits after the decimal point for {type_name}")
         return format(cut.copy_abs() if cut.is_zero() else cut, "f")
 
-    # Up to 15 digits, the float nearest a decimal text gives back that text: two texts
-    # of 15 digits never share a float. So ``'%.{S}f' % v`` is the literal, if it reads
-    # back as the same float; otherwise the slow path decides.
+    # Up to 15 digits, two decimal texts never share a float. So if ``r / 10**S`` is v
+    # again, r the whole number nearest ``v * 10**S`` (below 10**15 in size, so both are
+    # exact floats and the division rounds once), the decimal r * 10**-S, of at most 15
+    # digits, is v's literal, and ``'%.{S}f' % v`` writes it; otherwise the slow path
+    # decides. A few float operations cost a fifth of reading the text back with float().
     by_format = precision <= 15
     template = f"%.{scale}f"
     limit = 10.0**before
+    factor = 10.0**scale
     int_limit = 10**before
 
     def convert(v: Any) -> Any:
-        kind = type(v)
-        if kind is float and trusted and (TINY <= v < limit or -limit < v <= -TINY):
-            if by_format:
-                text = template % v
-                if float(text) == v:
-                    return text
-            else:
-                text = repr(v)
-                if len(text) < 18 and "e" not in text:
-                    found = fixed(text[:-2] if text[-2:] == ".0" else text)
-                    if found is not None:
-                        return found
-        elif kind is str:
-            found = fixed(v)
-            if found is not None:
-                return found
-        elif kind is int and -int_limit < v < int_limit and v:
+        if type(v) is float:
+            if trusted and (TINY <= v < limit or -limit < v <= -TINY):
+                if by_format:
+                    if (v * factor + _ROUNDER - _ROUNDER) / factor == v:
+                        return template % v
+                else:
+                    text = repr(v)
+                    if len(text) < 18 and "e" not in text:
+                        if text[-2:] == ".0":
+                            text = text[:-2]
+                        match = plain(text)
+                        if match is not None:
+                            return text + pads[match.lastindex]
+        elif type(v) is str:
+            match = plain(v)
+            if match is not None:
+                return v + pads[match.lastindex]
+        elif type(v) is int and -int_limit < v < int_limit and v:
             return str(v) + point_zeros
         return slow(v)
 

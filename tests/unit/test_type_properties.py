@@ -19,8 +19,10 @@ column), and column ``x`` must be either a ``DataError`` or a value that
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
+import math
 import os
 import re
 import uuid
@@ -104,6 +106,9 @@ def stored(type_name: str, value: Any) -> Any:
 # Literals
 
 _DIGITS = st.text("0123456789", min_size=1, max_size=40)
+#: Number text a number column reads (after stripping white space): a JSON number, also
+#: with a leading ``+``, a leading or trailing point, or zeros in front.
+NUMBER_TEXT = r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
 
 
 @st.composite
@@ -216,9 +221,7 @@ def test_decimals_keep_every_digit_or_are_refused(type_name: str, literal: str) 
         number = Decimal(parsed)
     elif isinstance(parsed, Decimal):
         number = parsed
-    elif isinstance(parsed, str) and re.fullmatch(
-        r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", parsed.strip()
-    ):
+    elif isinstance(parsed, str) and re.fullmatch(NUMBER_TEXT, parsed.strip()):
         number = Decimal(parsed.strip())
     fits = (
         number is not None
@@ -234,6 +237,57 @@ def test_decimals_keep_every_digit_or_are_refused(type_name: str, literal: str) 
     assert Decimal(stored(type_name, result)) == number
 
 
+def unless_refused(convert: Any, value: Any) -> Any:
+    """What ``convert`` returns, or None if it refuses ``value`` (for whatever reason)."""
+    try:
+        return convert(value)
+    except ValueError:
+        return None
+
+
+# Number text and near misses: signs, spaces, leading zeros, points at either end,
+# exponents, NUL, Arabic-Indic and full-width digits.
+_NEAR_DIGITS = st.one_of(st.text("0123456789", max_size=20), st.text("0123456789\u0661\uff11", max_size=4))
+
+
+@st.composite
+def number_texts(draw: st.DrawFn) -> str:
+    text = draw(st.sampled_from(["", "-", "+", " ", "--"])) + draw(_NEAR_DIGITS)
+    if draw(st.booleans()):
+        text += "." + draw(_NEAR_DIGITS)
+    if draw(st.integers(0, 4)) == 0:
+        text += draw(st.sampled_from(["e", "E", "e-", "e+"])) + draw(st.text("0123456789", min_size=1, max_size=3))
+    return text + draw(st.sampled_from(["", "", "", " ", "\n", "\x00"]))
+
+
+@pytest.mark.parametrize("type_name", [*DECIMAL_TYPES, "decimal(15, 4)"])
+@PROPERTY
+@given(text=st.one_of(number_texts(), number_literals()))
+def test_decimal_text_converts_as_its_decimal_does(type_name: str, text: str) -> None:
+    """The fast path for number text agrees with the slow path, fed the Decimal the text spells."""
+    convert = column_type(type_name).convert
+    stripped = text.strip()
+    expected = unless_refused(convert, Decimal(stripped)) if re.fullmatch(NUMBER_TEXT, stripped) else None
+    assert unless_refused(convert, text) == expected, (text, expected)
+
+
+@st.composite
+def floats_near_decimals(draw: st.DrawFn) -> float:
+    """Floats of decimals with 0 to 17 fraction digits, and the floats either side of them."""
+    digits = draw(st.integers(0, 17))
+    number = float(Decimal(draw(st.integers(-(10**17), 10**17))).scaleb(-digits))
+    return math.nextafter(number, draw(st.sampled_from([number, math.inf, -math.inf])))
+
+
+@pytest.mark.parametrize("type_name", [*DECIMAL_TYPES, "decimal(15, 4)"])
+@PROPERTY
+@given(value=st.one_of(floats_near_decimals(), st.floats(allow_nan=False, allow_infinity=False)))
+def test_decimal_floats_convert_as_their_literals_do(type_name: str, value: float) -> None:
+    """The fast path for a float agrees with the slow path, fed the Decimal of its literal."""
+    convert = column_type(type_name).convert
+    assert unless_refused(convert, value) == unless_refused(convert, Decimal(repr(value))), value
+
+
 @pytest.mark.parametrize("type_name", ["float64", "float32"])
 @PROPERTY
 @given(literal=st.one_of(number_literals(), number_literals().map(text_literal), ODD_TEXT, OTHER_JSON))
@@ -246,7 +300,7 @@ def test_floats_are_the_nearest_float_or_refused(type_name: str, literal: str) -
             special = float(text)
             assert result == ("nan" if special != special else str(special)), (literal, result)
             return
-        parsed = Decimal(text) if re.fullmatch(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", text) else None
+        parsed = Decimal(text) if re.fullmatch(NUMBER_TEXT, text) else None
     limit = Decimal("3.4028234663852886e38") if type_name == "float32" else Decimal("1.7976931348623157e308")
     if type(parsed) not in (int, Decimal) or Decimal(parsed).copy_abs() >= limit or abs(float(parsed)) >= float(limit):
         assert isinstance(result, DataError), (literal, result)
@@ -300,18 +354,31 @@ def test_uuids(value: uuid.UUID, shape: str) -> None:
     assert uuid.UUID(stored("uuid", result)) == value
 
 
+# What a uuid's characters are replaced by: dashes, hex digits, upper-case and other non-hex
+# letters, whitespace, NUL, Arabic-Indic and full-width digits, a full-width letter, a
+# lone surrogate.
+_UUID_EDITS = "-0fFAg \n\x00\u0661\uff11\uff41\ud800"
+
+
 @PROPERTY
 @given(
     value=st.uuids(),
-    edits=st.lists(st.tuples(st.integers(0, 36), st.sampled_from("0a9f-gA \n"), st.booleans()), max_size=3),
+    edits=st.lists(st.tuples(st.integers(0, 37), st.sampled_from(["", *_UUID_EDITS]), st.booleans()), max_size=4),
 )
 def test_the_canonical_uuid_pattern_is_the_plain_one(value: uuid.UUID, edits: list[tuple[int, str, bool]]) -> None:
-    """UUID_CANONICAL (spelt for speed) matches exactly what the plain pattern matches."""
+    """UUID_CANONICAL (spelt for speed) matches exactly what the plain pattern matches.
+
+    On the uuid, on every text one edit away (a character deleted, or one of
+    ``_UUID_EDITS`` put in its place or inserted: 35, 36 and 37 characters), and on the
+    uuid with a few edits anywhere.
+    """
     text = str(value)
+    texts = [text[:at] + char + text[at + cut :] for at in range(37) for char in ["", *_UUID_EDITS] for cut in (0, 1)]
     for at, char, insert in edits:
         text = text[:at] + char + text[at + (0 if insert else 1) :]
-    plain = re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", text)
-    assert (UUID_CANONICAL.fullmatch(text) is None) == (plain is None), text
+    for candidate in [*texts, text]:
+        plain = re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", candidate)
+        assert (UUID_CANONICAL.fullmatch(candidate) is None) == (plain is None), candidate
 
 
 @pytest.mark.parametrize("type_name", ["ipv4", "ipv6"])
@@ -338,6 +405,50 @@ def test_addresses(type_name: str, address: Any, spelling: str) -> None:
         return
     assert not isinstance(result, DataError), (text, result)
     assert ipaddress.ip_address(stored(type_name, result)) == expected
+
+
+# Parts of dotted quads: octets, then leading zeros, signs, spaces, hex, NUL, a lone
+# surrogate, Arabic-Indic and full-width digits, numbers past 255.
+_OCTETS = st.one_of(
+    st.integers(0, 255).map(str),
+    st.integers(0, 99).map(lambda n: f"0{n}"),
+    st.sampled_from(["", "+1", "-1", " 1", "1 ", "0x1", "1\x00", "\ud800", "\u0661", "\uff11", "256", "4294967296"]),
+)
+
+
+@pytest.mark.parametrize("type_name", ["ipv4", "ipv6"])
+@PROPERTY
+@given(
+    text=st.one_of(
+        st.lists(_OCTETS, min_size=1, max_size=6).map(".".join),
+        st.ip_addresses(v=6).map(str),
+        st.text(st.sampled_from("0123456789abcdefABCDEF:.% \n\x00\u0661\uff11\ud800"), max_size=45),
+    )
+)
+def test_address_text_converts_as_ipaddress_reads_it(type_name: str, text: str) -> None:
+    """The converter's fast path (inet_pton) agrees with ipaddress, the slow path's parser.
+
+    Stripped text that ipaddress reads is the same address (ipv4: the same text); any other
+    is refused with the converter's own reason, which names the value.
+    """
+    convert = column_type(type_name).convert
+    stripped = text.strip()
+    expected: Any
+    try:
+        expected = ipaddress.IPv4Address(stripped) if type_name == "ipv4" else ipaddress.IPv6Address(stripped)
+    except ValueError:
+        expected = None
+    if expected is None and type_name == "ipv6":
+        with contextlib.suppress(ValueError):
+            expected = ipaddress.IPv6Address(f"::ffff:{ipaddress.IPv4Address(stripped)}")
+    if expected is None or "%" in text:
+        with pytest.raises(ValueError, match=f"is not a valid {type_name}$"):
+            convert(text)
+        return
+    result = convert(text)
+    assert ipaddress.ip_address(result) == expected, (text, result)
+    if type_name == "ipv4":
+        assert result == str(expected)
 
 
 # ---------------------------------------------------------------------------
@@ -536,9 +647,7 @@ def test_epoch_numbers(unit: str, precision: int, literal: str) -> None:
     type_name = f"datetime64({precision})"
     result = outcome(type_name, literal, unit)
     parsed = json.loads(literal, parse_float=Decimal)
-    if isinstance(parsed, str) and re.fullmatch(
-        r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", parsed.strip()
-    ):
+    if isinstance(parsed, str) and re.fullmatch(NUMBER_TEXT, parsed.strip()):
         parsed = Decimal(parsed.strip())
     huge = isinstance(parsed, Decimal) and not parsed.is_zero() and parsed.adjusted() >= 30
     if type(parsed) not in (int, Decimal) or huge:

@@ -21,7 +21,6 @@ Source rules:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Annotated, Any, Final
 
@@ -412,53 +411,29 @@ def _valid_utf8(raw: bytes) -> bool:
 
 _INT64_MIN: Final = -(2**63)
 _INT64_MAX: Final = 2**63 - 1
-#: A number literal this long holds at most 15 digits: the float nearest it gives them back.
-_SHORT_LITERAL: Final = 16
+#: The first byte of a JSON number literal.
+_NUMBER_START: Final = frozenset(b"-0123456789")
 
 
 def _decimal_literal(col: ColumnConfig, ct: ColumnType) -> Callable[[Any], Any]:
     """A decimal column's value from its field's literal (``msgspec.Raw``), or ABSENT.
 
-    A number written as the column keeps it (no exponent, no leading zero, digits that
-    fit) is padded to the scale as it is: the usual case, one regular expression. Zero
-    is zero. Another short number goes through the float nearest it, as
-    ``Floats.CHECKED`` trusts it to; anything else is read by the exact decoder, so the
-    value and the reason are those of the general path.
+    A number is converted from its text, which holds every digit written (the converter's
+    fast path pads plain text to the scale); anything else (a string, null...) as orjson
+    reads it. A refused value goes to the general path (see ``_compile``), whose reason
+    names the number as the exact decoder reads it.
     """
-    plain = _plain(ct.parsed)
-    scale, before = plain.scale or 0, (plain.precision or 0) - (plain.scale or 0)
-    fraction = rf"(?:\.[0-9]{{1,{scale}}})?" if scale else ""
-    canonical = re.compile(
-        "|".join(
-            [
-                *([rf"-?[1-9][0-9]{{0,{before - 1}}}{fraction}"] if before else []),
-                *([rf"-?0\.(?=[0-9]*[1-9])[0-9]{{1,{scale}}}"] if scale else []),
-            ]
-        ).encode()
-    ).fullmatch
-    zero_literal = re.compile(rf"-?0(?:\.0{{1,{scale}}})?".encode() if scale else b"-?0").fullmatch
-    zeros = "0" * scale
-    point_zeros = "." + zeros if scale else ""
-    checked, exact = ct.converters[Floats.CHECKED], ct.convert
-    absent, null, name = _on_absent(col, ct), _on_null(col, ct), col.name
+    convert, absent, null, name = ct.convert, _on_absent(col, ct), _on_null(col, ct), col.name
 
     def column(raw: Any) -> Any:
         if raw is _ABSENT:
             return absent()
         literal = bytes(raw)
-        if canonical(literal) is not None:
-            point = literal.find(46)  # '.'
-            return literal.decode() + (point_zeros if point < 0 else zeros[len(literal) - point - 1 :])
-        if zero_literal(literal) is not None:
-            return "0" + point_zeros
         try:
-            if len(literal) < _SHORT_LITERAL:
-                try:
-                    return checked(float(literal))  # not a number (a string, null...): ValueError
-                except ValueError:
-                    pass
-            v = orjson.loads(literal) if literal[0] == 34 else decode_exact(literal)  # 34: '"'
-            return null() if v is None else exact(v)
+            if literal[0] in _NUMBER_START:
+                return convert(literal.decode())
+            v = orjson.loads(literal)
+            return null() if v is None else convert(v)
         except ValueError as exc:
             raise DataError(str(exc), column=name) from None
 

@@ -32,7 +32,7 @@ from connector.decoding import STRICT_JSON, decode_value, json_kind
 from connector.errors import DataError
 from connector.exact_json import LONG_RUN, RUN_TABLE, Floats, InexactFloat, decode_exact, might_lose_digits
 from connector.records import TIMESTAMP_NOT_AVAILABLE, MessageLike
-from connector.types import DECIMALS, ColumnType, TimeplusType, cached_tails, utf8_reason
+from connector.types import DECIMALS, ColumnType, TimeplusType, cached_millis, cached_tails, utf8_reason
 
 # decode_value is the pipeline's other half of building a row: one import for both.
 __all__ = ["STRICT_JSON", "Mapper", "compile_mappers", "decode_value"]
@@ -264,6 +264,15 @@ class _RowCode:
                 test += f" and {self.bind(match, 'match')}(v)"
             tests.append((test, "v"))
         convert = ct.converters[floats]
+        millis = cached_millis(convert)
+        if millis is not None:
+            # The commonest datetime text, inline: its whole second (a hot entry) is the one lookup.
+            zones = self.bind(millis.zones, "zones")
+            test = (
+                f"type(v) is str and len(v) > 22 and (heads := {zones}.get(v[23:])) is not None"
+                ' and (head := heads.get(v[:19])) is not None and v[19] == "." and v[20:23].isdigit() and v.isascii()'
+            )
+            tests.append((test, f"head + v[19:{19 + millis.keep}] + {self.bind(millis.suffix, 'suffix')}"))
         tails = cached_tails(convert)
         if tails is not None:
             # The datetime converter's usual case, inline: two lookups, no call.

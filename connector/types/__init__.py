@@ -17,7 +17,7 @@ Choices where Timeplus itself would guess or silently clip:
 """
 
 from connector.types.column import DECIMALS, ColumnType, column_type
-from connector.types.datetimes import EPOCH_UNITS, cached_tails
+from connector.types.datetimes import EPOCH_UNITS, cached_millis, cached_tails
 from connector.types.grammar import TimeplusType, is_nullable, parse_type
 from connector.types.values import utf8_reason
 
@@ -26,6 +26,7 @@ __all__ = [
     "EPOCH_UNITS",
     "ColumnType",
     "TimeplusType",
+    "cached_millis",
     "cached_tails",
     "column_type",
     "is_nullable",

@@ -15,7 +15,7 @@ slicing (≤ 1 µs per value, ``bench/micro_types.py``). Everything else goes th
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 from weakref import WeakKeyDictionary
 
 from connector.exact_json import Floats
@@ -154,12 +154,33 @@ def datetime_converter(t: TimeplusType, unit: str | None, null: str, floats: Flo
 
     converter = convert if unit is None else _with_fast_epoch(convert, unit, precision, first_second, last_second)
     _TAILS[converter] = tails
+    # Millisecond texts, the commonest: the ending is cut from the value itself.
+    keep = 1 + min(precision, 3) if precision else 0
+    _MILLIS[converter] = Millis(zone_heads, keep, "0" * max(precision - 3, 0) + "Z")
     return converter
 
 
 #: The tails a datetime converter caches (``tails`` above), by converter: the mapper's
 #: generated code looks them up inline, sparing a call for the usual value.
 _TAILS: Final[WeakKeyDictionary[Converter, dict[str, tuple[str, dict[str, str]]]]] = WeakKeyDictionary()
+
+
+class Millis(NamedTuple):
+    """How the mapper's generated code converts ``YYYY-MM-DDThh:mm:ss.fff`` + a zone form met
+    before, with no cache of its own: ``zones[v[23:]][v[:19]] + v[19:keep] + suffix``, when
+    ``v[19]`` is the point, ``v[20:23]`` digits and ``v`` ASCII."""
+
+    zones: dict[str, dict[str, str]]
+    keep: int
+    suffix: str
+
+
+_MILLIS: Final[WeakKeyDictionary[Converter, Millis]] = WeakKeyDictionary()
+
+
+def cached_millis(convert: Converter) -> Millis | None:
+    """A datetime converter's whole-second texts by zone form, for millisecond values; None for others."""
+    return _MILLIS.get(convert)
 
 
 def cached_tails(convert: Converter) -> dict[str, tuple[str, dict[str, str]]] | None:

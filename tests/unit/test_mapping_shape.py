@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from connector.config import parse_config
 from connector.errors import DataError
 from connector.mapping import Mapper
+from connector.types import column_type
 from tests.unit.test_mapping import mapper, message, row
 
 EXAMPLES = int(os.environ.get("SHAPE_EXAMPLES", "400"))
@@ -213,3 +214,36 @@ mappings:
     assert strict.shape is None and mapper("x: {from: value.x, type: int64}").shape is not None
     with pytest.raises(DataError, match="more than once"):
         row(strict, message(raw=b'{"x": 1, "x": 2}'))
+
+
+@pytest.mark.parametrize("precision", [0, 3, 6, 9])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2026-01-01T00:00:00.123Z",
+        "2026-01-01T00:00:00.123+02:00",
+        "2026-01-01T00:00:00.123",  # wall time in the column's zone
+        "2026-01-01T00:00:00.\u0661\u0662\u0663Z",  # digits, but not ASCII ones
+        "2026-01-01T00:00:00.12a+02:00",
+        "2026-01-01T00:00:00.12Z",
+        "2026-01-01T00:00:00.1234Z",
+        "2026-01-01T00:00:00,123Z",
+        "2026-01-01T00:00:00.123ZZ",
+        "2026-01-01T00:00:00Z",
+    ],
+)
+def test_a_datetime_of_a_second_met_before_converts_as_a_fresh_converter_does(precision: int, text: str) -> None:
+    """The inline millisecond path reads whole seconds the converter cached; the rest of the text it checks itself."""
+    m = mapper(f"x: {{from: value.x, type: \"datetime64({precision}, 'Europe/Berlin')\"}}")
+    for second_met in ("2026-01-01T00:00:00.000Z", "2026-01-01T00:00:00.000+02:00", "2026-01-01T00:00:00.000"):
+        row(m, message(raw=json.dumps({"x": second_met}).encode()))
+    fresh = column_type(f"datetime64({precision}, 'Europe/Berlin')").convert
+    try:
+        expected: object = fresh(text)
+    except ValueError:
+        expected = DataError
+    try:
+        [built] = row(m, message(raw=json.dumps({"x": text}).encode()))
+    except DataError:
+        built = DataError
+    assert built == expected

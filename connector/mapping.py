@@ -32,7 +32,15 @@ from connector.decoding import STRICT_JSON, decode_value, json_kind
 from connector.errors import DataError
 from connector.exact_json import LONG_RUN, RUN_TABLE, Floats, InexactFloat, decode_exact, might_lose_digits
 from connector.records import TIMESTAMP_NOT_AVAILABLE, MessageLike
-from connector.types import DECIMALS, ColumnType, TimeplusType, cached_millis, cached_tails, utf8_reason
+from connector.types import (
+    DECIMALS,
+    ColumnType,
+    TimeplusType,
+    cached_millis,
+    cached_tails,
+    plain_decimal,
+    utf8_reason,
+)
 
 # decode_value is the pipeline's other half of building a row: one import for both.
 __all__ = ["STRICT_JSON", "Mapper", "compile_mappers", "decode_value"]
@@ -239,8 +247,17 @@ class _RowCode:
             self.lines.append(f"{result} = {self.bind(closure, 'column')}(msg, d)")
             return
         if self.shape is not None and col.path in self.shape.literals:
-            literal = _decimal_literal(col, self.shape.literals[col.path])
-            self.lines.append(f"{result} = {self.bind(literal, 'literal')}({self.field(col.path)})")
+            # A plain number (the usual case) is padded inline, read from the literal's bytes.
+            decimal = _plain(self.shape.literals[col.path].parsed)
+            scale = decimal.scale or 0
+            plain = plain_decimal((decimal.precision or 0) - scale, scale)
+            value, literal = self.field(col.path), _decimal_literal(col, self.shape.literals[col.path])
+            self.lines += [
+                f"if {value} is not ABSENT and (plain := {self.bind(plain.literal.fullmatch, 'plain')}({value})):",
+                f'    {result} = str({value}, "ascii") + {self.bind(plain.pads, "pads")}[plain.lastindex]',
+                "else:",
+                f"    {result} = {self.bind(literal, 'literal')}({value})",
+            ]
             return
         absent = self.bind(_on_absent(col, ct), "absent")
         value = self.field(col.path)

@@ -19,6 +19,7 @@ Choices where Timeplus itself would guess or silently clip:
 from connector.types.column import DECIMALS, ColumnType, column_type
 from connector.types.datetimes import EPOCH_UNITS, cached_millis, cached_tails
 from connector.types.grammar import TimeplusType, is_nullable, parse_type
+from connector.types.numbers import plain_decimal
 from connector.types.values import utf8_reason
 
 __all__ = [
@@ -31,5 +32,6 @@ __all__ = [
     "column_type",
     "is_nullable",
     "parse_type",
+    "plain_decimal",
     "utf8_reason",
 ]

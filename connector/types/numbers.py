@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from decimal import MAX_EMAX, MIN_EMIN, Context, Decimal, InvalidOperation
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from connector.exact_json import TINY, Floats, check_literal
 from connector.types.grammar import INT_BITS, TimeplusType
@@ -152,19 +152,31 @@ def float_converter(t: TimeplusType, null: str, floats: Floats) -> Converter:
 _ROUNDER: Final = 1.5 * 2.0**52
 
 
-def plain_decimal(before: int, scale: int) -> re.Pattern[str]:
+class PlainDecimal(NamedTuple):
     """``[-]digits[.digits]``, non-zero, with 1 to ``before`` digits before the point (no
     leading zero) and up to ``scale`` after: text that needs only zeros appended.
 
-    The match's ``lastindex`` tells how many: 1 for ``scale`` fraction digits, 2 for one
-    fewer, … ``scale + 1`` for none (and no point). Possessive counts and an atomic group
-    keep failing text linear.
+    A match's ``lastindex`` tells how many: ``pads[match.lastindex]`` is nothing for
+    ``scale`` fraction digits, one zero for one fewer, … the point and ``scale`` zeros for
+    none. Possessive counts and an atomic group keep failing text linear.
     """
+
+    text: re.Pattern[str]
+    #: The same pattern for bytes-like literals (a JSON number's ``msgspec.Raw``).
+    literal: re.Pattern[bytes]
+    pads: dict[int | None, str]
+
+
+def plain_decimal(before: int, scale: int) -> PlainDecimal:
+    """The plain text of ``decimal(before + scale, scale)`` (see ``PlainDecimal``)."""
     wholes = [f"[1-9][0-9]{{0,{before - 1}}}+"] if before else []
     if scale:
         wholes.append(f"0(?=\\.0{{0,{scale - 1}}}[1-9])")  # 0.05, not 0.00: a zero's sign goes
     fractions = [f"\\.[0-9]{{{n}}}+()" for n in range(scale, 0, -1)] + ["()"]
-    return re.compile(f"-?(?:{'|'.join(wholes)})(?>{'|'.join(fractions)})")
+    pattern = f"-?(?:{'|'.join(wholes)})(?>{'|'.join(fractions)})"
+    point_zeros = "." + "0" * scale if scale else ""
+    pads: dict[int | None, str] = dict(enumerate(["0" * n for n in range(scale)] + [point_zeros], start=1))
+    return PlainDecimal(re.compile(pattern), re.compile(pattern.encode()), pads)
 
 
 def decimal_converter(t: TimeplusType, null: str, floats: Floats) -> Converter:
@@ -174,10 +186,8 @@ def decimal_converter(t: TimeplusType, null: str, floats: Floats) -> Converter:
     step = Decimal(1).scaleb(-scale)
     point_zeros = "." + "0" * scale if scale else ""
     trusted = floats is not Floats.UNCHECKED
-    plain = plain_decimal(before, scale).fullmatch
-    # What the text lacks, by the group plain matched: nothing, 1 zero, … S - 1 zeros, the
-    # point and S zeros.
-    pads: dict[int | None, str] = dict(enumerate(["0" * n for n in range(scale)] + [point_zeros], start=1))
+    plain_text = plain_decimal(before, scale)
+    plain, pads = plain_text.text.fullmatch, plain_text.pads
 
     def slow(v: Any) -> str:
         if v is None:

@@ -255,6 +255,7 @@ class Pipeline:
                 assignment.close()
                 self._sender.close()
                 self._source.close()
+                self._beat(self._clock())  # the commits of the stop and the revoke count too
                 self._log_summary()
         if state.fatal is not None:
             raise state.fatal

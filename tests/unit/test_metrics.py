@@ -90,6 +90,25 @@ def test_a_run_counts_messages_rows_bad_messages_requests_and_retries() -> None:
     assert value(metrics, "kafka_timeplus_last_commit_timestamp_seconds") > 1.7e9
 
 
+def test_the_commit_made_on_stop_is_counted() -> None:
+    source = FakeSource({("orders", 0): json_records("orders", 0, [{"id": i} for i in range(5)])})
+    source.refuse_commits = "Broker: Group rebalance in progress"  # no commit lands before the stop
+    sink = FakeSink()
+    metrics = PrometheusMetrics()
+    pipeline = build_pipeline(config("skip"), source, sink, tuning=FAST, metrics=metrics)
+
+    def stop_once_delivered(src: FakeSource) -> None:
+        if len(sink.rows.get("orders", [])) == 5:
+            src.refuse_commits = None
+            pipeline.stop()
+
+    source.before_consume = stop_once_delivered
+    stats = pipeline.run()
+    assert source.broker_committed == {("orders", 0): 5}
+    assert stats.commits >= 1
+    assert value(metrics, "kafka_timeplus_commits_total") == stats.commits
+
+
 def test_skipped_and_rejected_rows_are_counted_per_topic_and_stream() -> None:
     records = json_records("returns", 0, [{"id": 1}, {"id": "x"}, {"id": 3}, {"id": 4}])
 

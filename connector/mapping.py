@@ -284,12 +284,12 @@ class _RowCode:
         millis = cached_millis(convert)
         if millis is not None:
             # The commonest datetime text, inline: its whole second (a hot entry) is the one lookup.
-            zones = self.bind(millis.zones, "zones")
+            zones, endings = self.bind(millis.zones, "zones"), self.bind(millis.endings, "endings")
             test = (
-                f"type(v) is str and len(v) > 22 and (heads := {zones}.get(v[23:])) is not None"
-                ' and (head := heads.get(v[:19])) is not None and v[19] == "." and v[20:23].isdigit() and v.isascii()'
+                f"type(v) is str and (heads := {zones}.get(v[23:])) is not None"
+                f" and (head := heads.get(v[:19])) is not None and (ending := {endings}.get(v[19:23])) is not None"
             )
-            tests.append((test, f"head + v[19:{19 + millis.keep}] + {self.bind(millis.suffix, 'suffix')}"))
+            tests.append((test, "head + ending"))
         tails = cached_tails(convert)
         if tails is not None:
             # The datetime converter's usual case, inline: two lookups, no call.

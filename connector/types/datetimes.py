@@ -15,6 +15,7 @@ slicing (≤ 1 µs per value, ``bench/micro_types.py``). Everything else goes th
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any, Final, NamedTuple
 from weakref import WeakKeyDictionary
 
@@ -156,7 +157,7 @@ def datetime_converter(t: TimeplusType, unit: str | None, null: str, floats: Flo
     _TAILS[converter] = tails
     # Millisecond texts, the commonest: the ending is cut from the value itself.
     keep = 1 + min(precision, 3) if precision else 0
-    _MILLIS[converter] = Millis(zone_heads, keep, "0" * max(precision - 3, 0) + "Z")
+    _MILLIS[converter] = Millis(zone_heads, _millisecond_endings(keep, "0" * max(precision - 3, 0) + "Z"))
     return converter
 
 
@@ -167,12 +168,20 @@ _TAILS: Final[WeakKeyDictionary[Converter, dict[str, tuple[str, dict[str, str]]]
 
 class Millis(NamedTuple):
     """How the mapper's generated code converts ``YYYY-MM-DDThh:mm:ss.fff`` + a zone form met
-    before, with no cache of its own: ``zones[v[23:]][v[:19]] + v[19:keep] + suffix``, when
-    ``v[19]`` is the point, ``v[20:23]`` digits and ``v`` ASCII."""
+    before, with no cache of its own: ``zones[v[23:]][v[:19]] + endings[v[19:23]]``.
+
+    The three lookups check the whole text: the keys of ``endings`` are ``.000`` .. ``.999``,
+    so a fraction of other digits (or other characters) finds no ending.
+    """
 
     zones: dict[str, dict[str, str]]
-    keep: int
-    suffix: str
+    endings: dict[str, str]
+
+
+@cache
+def _millisecond_endings(keep: int, suffix: str) -> dict[str, str]:
+    """``.000`` .. ``.999`` -> the output ending of each: its first ``keep`` characters + ``suffix``."""
+    return {fraction: fraction[:keep] + suffix for fraction in (f".{i:03d}" for i in range(1000))}
 
 
 _MILLIS: Final[WeakKeyDictionary[Converter, Millis]] = WeakKeyDictionary()

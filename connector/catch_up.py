@@ -30,10 +30,14 @@ class CatchUp:
         clock: Callable[[], float],
         progress: Progress | None = None,
         delivered: Callable[[], Mapping[TP, int]] | None = None,
+        flush: Callable[[], None] = lambda: None,
     ) -> None:
         """``progress`` is told, per topic, how much of the backlog ``delivered`` (next offset
-        after the rows Timeplus accepted, per partition) has covered."""
+        after the rows Timeplus accepted, per partition) has covered. ``flush`` sends the
+        open batches at once: called while this member has read its whole backlog but not
+        delivered it, so the last rows need not wait out linger_ms."""
         self._progress = progress
+        self._flush = flush
         self._delivered = delivered or (lambda: {})
         #: Where each backlog partition started and ends, for ``progress``.
         self._spans: dict[TP, tuple[int, int]] = {}
@@ -89,10 +93,19 @@ class CatchUp:
             self._report_progress()
         if waiting:
             positions = self._source.positions(waiting)
+            unread = undelivered = False
             for tp in waiting:
-                if positions.get(tp, -1) < self._targets_end[tp] or not assignment.is_idle(tp):
-                    return False
-                self._targets_end.pop(tp)
+                if positions.get(tp, -1) < self._targets_end[tp]:
+                    unread = True
+                elif not assignment.is_idle(tp):
+                    undelivered = True
+                else:
+                    self._targets_end.pop(tp)
+            if unread:
+                return False
+            if undelivered:
+                self._flush()
+                return False
         return self._group_caught_up()
 
     def report_final(self) -> None:

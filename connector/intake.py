@@ -207,6 +207,12 @@ class Intake:
             if batcher.due(now):
                 self._send(batcher.take())
 
+    def send_open(self) -> None:
+        """Send every open batch now, however short it has lingered (exactly-once's requests
+        are cut only by ``send_due``: their batchers give none)."""
+        for batcher in self.batchers.values():
+            self._send(batcher.take())
+
     def drop_partitions(self, partitions: AbstractSet[TP]) -> int:
         """Remove the open batches' rows of ``partitions`` (given up unsent); how many went."""
         return sum(batcher.drop_partitions(partitions) for batcher in self.batchers.values())

@@ -157,6 +157,7 @@ def build_pipeline(
             clock=clock,
             progress=progress,
             delivered=tracker.delivered,
+            flush=intake.send_open,
         )
     return Pipeline(
         source,

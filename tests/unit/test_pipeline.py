@@ -230,6 +230,24 @@ def test_until_caught_up_alone_stops_without_waiting_for_a_commit_tick() -> None
     assert source.broker_committed == {("orders", 0): 5, ("orders", 1): 5}
 
 
+def test_until_caught_up_sends_the_last_rows_once_the_backlog_is_read_not_after_linger() -> None:
+    cfg = config(max_rows=10)
+    cfg = replace(cfg, batch=replace(cfg.batch, linger_ms=600_000))
+    source, sink = FakeSource(orders(13, partitions=1)), FakeSink()  # a batch of 10, and 3 rows left open
+    now = 0.0
+
+    def clock() -> float:
+        nonlocal now
+        now += 0.05
+        return now
+
+    build_pipeline(cfg, source, sink, until_caught_up=True, tuning=FAST, clock=clock).run()
+    assert sorted(r[0] for r in sink.rows["orders"]) == list(range(13))
+    assert sorted(r[0] for r in sink.rows["audit"]) == list(range(13))
+    assert source.broker_committed == {("orders", 0): 13}
+    assert now < 600  # the 3 rows did not linger for their 10 minutes
+
+
 def test_max_in_flight_requests_are_sent_at_once_and_no_more() -> None:
     cfg = config()
     cfg = replace(cfg, timeplus=replace(cfg.timeplus, max_in_flight=3))

@@ -155,7 +155,7 @@ def datetime_converter(t: TimeplusType, unit: str | None, null: str, floats: Flo
 
     converter = convert if unit is None else _with_fast_epoch(convert, unit, precision, first_second, last_second)
     _TAILS[converter] = tails
-    # Millisecond texts, the commonest: the ending is cut from the value itself.
+    # Millisecond texts, the commonest: the ending is looked up by the fraction itself.
     keep = 1 + min(precision, 3) if precision else 0
     _MILLIS[converter] = Millis(zone_heads, _millisecond_endings(keep, "0" * max(precision - 3, 0) + "Z"))
     return converter

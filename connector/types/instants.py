@@ -85,10 +85,16 @@ class BadInstant(ValueError):
     """A value is not an instant this column accepts; the text is the reason."""
 
 
+#: Wall times whose zone rules are looked up: every type's range (1900..2299) and a year
+#: around it. Outside, no offset brings an instant into range, and the rules of a year-1
+#: or year-9999 wall time would overflow ``datetime``; the caller's range check refuses them.
+_ZONED_WALLS: Final = range(days_since_epoch(1899, 1, 1) * DAY, days_since_epoch(2301, 1, 1) * DAY)
+
+
 def wall_to_utc(days: int, clock: int, zone: ZoneInfo | None, text: str) -> int:
     """Seconds since the epoch of a wall time in ``zone``; refuse a repeated or skipped one."""
     wall = days * DAY + clock
-    if zone is None:
+    if zone is None or wall not in _ZONED_WALLS:
         return wall
     naive = datetime(1970, 1, 1) + timedelta(seconds=wall)
     local = naive.replace(tzinfo=zone)

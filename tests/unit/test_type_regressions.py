@@ -16,6 +16,7 @@ import pytest
 from connector import cli
 from connector.encoding import IngestRequest
 from connector.errors import DataError
+from connector.types import column_type
 from tests.unit.test_mapping import config_problems, mapper, message
 from tests.unit.test_mapping import row as build_row
 
@@ -216,3 +217,21 @@ def test_typed_constants_out_of_range_fail_check() -> None:
 def test_hostile_values_are_data_errors(columns: str, raw: bytes) -> None:
     error = refused(columns, raw)
     assert error.reason
+
+
+@pytest.mark.parametrize("zone", ["Asia/Tokyo", "America/New_York", "Pacific/Kiritimati", "Pacific/Pago_Pago"])
+@pytest.mark.parametrize("text", ["0001-01-01T00:00:00", "0001-01-01 00:00:00.000", "9999-12-31T23:59:59.999"])
+def test_wall_times_at_the_ends_of_the_calendar_are_out_of_range_not_a_crash(zone: str, text: str) -> None:
+    # Their zone rules overflowed Python's datetime (OverflowError, not a DataError: a poison pill).
+    error = refused(f"t: {{from: value.t, type: \"datetime64(3, '{zone}')\"}}", b'{"t": "%s"}' % text.encode())
+    assert "out of range" in str(error)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [datetime(1, 1, 1), datetime(9999, 12, 31, 23, 59, 59), datetime(1, 1, 1, tzinfo=UTC), datetime.max],
+)
+def test_decoded_datetimes_at_the_ends_of_the_calendar_are_out_of_range(value: datetime) -> None:
+    # Registry formats hand the converter datetime objects (naive ones are wall times in the column's zone).
+    with pytest.raises(ValueError, match="out of range"):
+        column_type("datetime64(6, 'Asia/Tokyo')").convert(value)

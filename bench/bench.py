@@ -326,14 +326,7 @@ def build_rows(mapper: Mapper, registry_url: str | None = None) -> Callable[[lis
     build_value = mapper.build_value
     if registry_url:
         schemas = SchemaRegistryClient(SchemaRegistryConfig(url=registry_url))
-        decode, build, fmt = (
-            RegistryDecoder(schemas, Backoff(0.1, 1.0), stopping=lambda: False).decode,
-            mapper.build,
-            mapper.format,
-        )
-
-        def build_value(message: Any, value: bytes | None) -> list[Any]:
-            return build(message, decode(value, fmt))
+        build_value = mapper.decoding_with(RegistryDecoder(schemas, Backoff(0.1, 1.0), stopping=lambda: False).decode)
 
     def work(batch: list[Any]) -> int:
         rows, total = [], 0

@@ -20,8 +20,8 @@ from connector.batching import ROW_OVERHEAD_BYTES, Batch, BatchLimits, StreamBat
 from connector.config import MappingConfig
 from connector.errors import FatalError, RetriableError
 from connector.exactly_once import Cutter, PartitionCuts, Request, request_id, stream_fingerprint
-from connector.intake import Decode, Intake
-from connector.mapping import Mapper
+from connector.intake import Intake
+from connector.mapping import Decode, Mapper
 from connector.offsets import OffsetTracker, Segment
 from connector.offsets import TopicPartition as TP
 from connector.on_error import OnError

@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 from connector.batching import Batch, BatchLimits, StreamBatcher
 from connector.config import MappingConfig
 from connector.errors import DataError, FatalError
-from connector.mapping import Mapper, decode_value
+from connector.mapping import Decode, Mapper, decode_value
 from connector.offsets import OffsetTracker, Segment
 from connector.offsets import TopicPartition as TP
 from connector.on_error import OnError
@@ -26,9 +26,6 @@ from connector.sender import Sender
 from connector.state import Stats
 
 log = logging.getLogger(__name__)
-
-#: Decodes a message value in a format: ``decode_value``, or a registry format's decoder.
-Decode = Callable[[bytes | None, str], Any]
 
 
 class Target(NamedTuple):
@@ -57,20 +54,11 @@ def _route(targets: list[tuple[Mapper, StreamBatcher]], decoders: Mapping[str, D
     for mapper, batcher in targets:
         add_row, add_message = batcher.polled_rows.append, batcher.polled_messages.append
         decoder = decoders.get(mapper.format)
-        build_value = mapper.build_value if decoder is None else _decode_then(decoder, mapper)
+        build_value = mapper.build_value if decoder is None else mapper.decoding_with(decoder)
         target = Target(mapper.build, build_value, add_row, add_message, mapper, batcher)
         by_format.setdefault(mapper.format, []).append(target)
     groups = tuple((fmt, decoders.get(fmt, decode_value), tuple(group)) for fmt, group in by_format.items())
     return Route(groups, groups[0][2][0] if len(targets) == 1 else None)
-
-
-def _decode_then(decode: Decode, mapper: Mapper) -> Callable[[MessageLike, bytes | None], list[Any]]:
-    build, fmt = mapper.build, mapper.format
-
-    def build_value(msg: MessageLike, raw: bytes | None) -> list[Any]:
-        return build(msg, decode(raw, fmt))
-
-    return build_value
 
 
 class Intake:

@@ -49,6 +49,8 @@ Column = Callable[[MessageLike, Any], Any]
 Build = Callable[[MessageLike, Any], list[Any]]
 #: ``build_value(msg, raw)``: the row for ``msg`` from its undecoded value.
 BuildValue = Callable[[MessageLike, bytes | None], list[Any]]
+#: ``decode(raw, format)``: ``decode_value``, or a registry format's decoder.
+Decode = Callable[[bytes | None, str], Any]
 Getter = Callable[[MessageLike, Any], Any]
 Fallback = Callable[[], Any]
 
@@ -86,6 +88,10 @@ class Mapper:
         #: What ``build_value`` decodes a JSON value into, when only the fields read are decoded.
         self.shape = Shape.of(mapping) if self.format == "json" else None
         self.build, self.build_value = _compile(mapping, self.format, self.shape)
+
+    def decoding_with(self, decode: Decode) -> BuildValue:
+        """``build_value`` for values that ``decode`` reads (a registry format's decoder)."""
+        return _decode_then_build(decode, self.build, self.format)
 
     def __repr__(self) -> str:
         return f"Mapper(stream={self.stream!r}, columns={self.columns!r})"
@@ -156,9 +162,7 @@ def _compile(mapping: MappingConfig, fmt: str, shape: Shape | None) -> tuple[Bui
     locate = f"raise {located_name}(exc, msg) from None"
     build: Build = code.function(code.body(lines, exact_name, "msg.value() or b''", locate))
 
-    def decode_and_build(msg: MessageLike, raw: bytes | None) -> list[Any]:
-        return build(msg, decode_value(raw, fmt))
-
+    decode_and_build = _decode_then_build(decode_value, build, fmt)
     if shape is None:
         return build, decode_and_build
     struct = _RowCode(mapping.columns, Floats.UNCHECKED, shape)
@@ -178,6 +182,13 @@ def _compile(mapping: MappingConfig, fmt: str, shape: Shape | None) -> tuple[Bui
     # the exact decoder reads it (the Struct's floats are not checked for long literals).
     body = struct.body([], exact_name, "raw", f"return {general}(msg, raw)")
     return build, struct.function(preamble + body, params="msg, raw")
+
+
+def _decode_then_build(decode: Decode, build: Build, fmt: str) -> BuildValue:
+    def build_value(msg: MessageLike, raw: bytes | None) -> list[Any]:
+        return build(msg, decode(raw, fmt))
+
+    return build_value
 
 
 class _RowCode:

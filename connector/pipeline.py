@@ -30,8 +30,8 @@ from connector.catch_up import CatchUp
 from connector.config import REGISTRY_FORMATS, Config
 from connector.errors import FatalError, RetriableError
 from connector.exactly_once_intake import ExactlyOnceIntake, PartitionStates
-from connector.intake import Decode, Intake
-from connector.mapping import compile_mappers
+from connector.intake import Intake
+from connector.mapping import Decode, compile_mappers
 from connector.offsets import OffsetTracker
 from connector.on_error import OnError
 from connector.outage import Outage

@@ -54,6 +54,9 @@ class CatchUp:
         self._next_group_check = 0.0
         #: Assigned partitions whose end offsets are still to be read.
         self._unread: set[TP] = set()
+        #: Whether, at the last ``reached``, this member had read its whole backlog and was
+        #: awaiting Timeplus's answers for it: the loop then waits for answers, not messages.
+        self.awaiting_delivery = False
         assignment.listen(self)
 
     def assigned(self, partitions: list[TP]) -> None:
@@ -78,6 +81,7 @@ class CatchUp:
         Raises RetriableError when Kafka cannot answer; the next call tries again.
         """
         assignment = self._assignment
+        self.awaiting_delivery = False
         if not assignment.ever_assigned:
             return False
         if self._group_targets is None:
@@ -105,6 +109,7 @@ class CatchUp:
                 return False
             if undelivered:
                 self._flush()
+                self.awaiting_delivery = True
                 return False
         return self._group_caught_up()
 

@@ -270,12 +270,17 @@ class Pipeline:
 
     def _step(self) -> None:
         self._on_error.poll()
-        self._settlement.collect()
+        # Wake up in time for the next linger deadline, so latency stays near linger_ms.
+        timeout = self._intake.wait_s(self.tuning.poll_timeout_s, self._clock())
+        if self._catch_up is not None and self._catch_up.awaiting_delivery:
+            # The backlog is read: wake up when Timeplus answers, not when no message came.
+            self._settlement.collect(timeout)
+            timeout = 0.0
+        else:
+            self._settlement.collect()
         if self._state.fatal is not None:
             raise self._state.fatal
         self._backpressure.apply()
-        # Wake up in time for the next linger deadline, so latency stays near linger_ms.
-        timeout = self._intake.wait_s(self.tuning.poll_timeout_s, self._clock())
         messages = self._source.consume(self.tuning.poll_messages, timeout)
         now = self._clock()
         if messages:

@@ -5,9 +5,9 @@ from dataclasses import replace
 import pytest
 
 from connector.config import Config, parse_config
-from connector.errors import FatalError, RetriableError
+from connector.errors import ConnectorError, FatalError, RetriableError
 from connector.pipeline import Tuning, build_pipeline
-from connector.records import Record
+from connector.records import MessageLike, Record
 from tests.unit.fakes import FakeSink, FakeSource, json_records
 
 FAST = Tuning(poll_messages=7, poll_timeout_s=0.0, commit_interval_s=0.0)
@@ -246,6 +246,32 @@ def test_until_caught_up_sends_the_last_rows_once_the_backlog_is_read_not_after_
     assert sorted(r[0] for r in sink.rows["audit"]) == list(range(13))
     assert source.broker_committed == {("orders", 0): 13}
     assert now < 600  # the 3 rows did not linger for their 10 minutes
+
+
+def test_until_caught_up_waits_for_answers_not_for_messages_once_the_backlog_is_read() -> None:
+    # Waiting in consume for messages that will not come held the stop up to a poll
+    # timeout after the last answer; the loop waits on the answers instead.
+    source, answer = FakeSource(orders(13, partitions=1)), threading.Event()
+    read: list[bool] = []
+    timeouts_after_read: list[float] = []
+    consume = source.consume
+
+    def consume_noting_timeouts(max_messages: int, timeout: float) -> list[MessageLike]:
+        if read:
+            timeouts_after_read.append(timeout)
+        out = consume(max_messages, timeout)
+        if source.positions_[("orders", 0)] == 13 and not read:
+            read.append(True)
+            answer.set()  # Timeplus answers once everything is read
+        return out
+
+    source.consume = consume_noting_timeouts  # type: ignore[method-assign]
+    sink = FakeSink(fail=lambda stream, call: None if answer.wait(10) else ConnectorError("never answered"))
+    tuning = Tuning(poll_messages=7, poll_timeout_s=30.0, commit_interval_s=0.0)
+    build_pipeline(config(max_rows=10), source, sink, until_caught_up=True, tuning=tuning).run()
+    assert sorted(r[0] for r in sink.rows["orders"]) == list(range(13))
+    assert source.broker_committed == {("orders", 0): 13}
+    assert timeouts_after_read and set(timeouts_after_read) == {0.0}
 
 
 def test_max_in_flight_requests_are_sent_at_once_and_no_more() -> None:

@@ -3,8 +3,9 @@
 The connector's consumer thread maps messages while delivery threads POST batches; every
 time a delivery thread takes the GIL, the consumer waits. This posts ``--requests`` bodies
 of ``--rows`` realistic rows to ``bench/sink.py`` from a second thread, with the
-connector's ``TimeplusClient`` (requests), with urllib3 alone and with http.client, while
-the main thread runs a busy Python loop, and prints per request:
+connector's ``TimeplusClient`` (urllib3), with a plain ``requests.Session`` (what the client
+used before), with urllib3 alone and with http.client, while the main thread runs a busy
+Python loop, and prints per request:
 
 * the wall time the busy thread lost (wall time minus its CPU time), which is what a
   request costs the consumer in the running connector;
@@ -27,6 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import orjson
+import requests
 import urllib3
 
 from bench.bench import values_of
@@ -45,26 +47,38 @@ def body_of(rows: int) -> bytes:
     return orjson.dumps({"columns": columns, "data": [[e[c] for c in columns] for e in events]})
 
 
-def clients(port: int, body: bytes, requests: int) -> dict[str, Callable[[], None]]:
+def clients(port: int, body: bytes, count: int) -> dict[str, Callable[[], None]]:
     connector = TimeplusClient(TimeplusConfig(url=f"http://127.0.0.1:{port}"))
     pool = urllib3.HTTPConnectionPool("127.0.0.1", port, maxsize=1, timeout=urllib3.Timeout(5, 60), retries=False)
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    session = requests.Session()
     headers = {"Content-Type": "application/json"}
 
     def via_connector() -> None:
-        for _ in range(requests):
+        for _ in range(count):
             connector.ingest("bench", body)
 
+    def via_requests() -> None:
+        for _ in range(count):
+            session.post(
+                f"http://127.0.0.1:{port}{PATH}", data=body, headers=headers, timeout=(5, 60)
+            ).raise_for_status()
+
     def via_urllib3() -> None:
-        for _ in range(requests):
+        for _ in range(count):
             pool.urlopen("POST", PATH, body=body, headers=headers).read()
 
     def via_http_client() -> None:
-        for _ in range(requests):
+        for _ in range(count):
             connection.request("POST", PATH, body=body, headers=headers)
             connection.getresponse().read()
 
-    return {"TimeplusClient (requests)": via_connector, "urllib3": via_urllib3, "http.client": via_http_client}
+    return {
+        "TimeplusClient (urllib3)": via_connector,
+        "requests.Session": via_requests,
+        "urllib3 alone": via_urllib3,
+        "http.client": via_http_client,
+    }
 
 
 def measure(post: Callable[[], None], requests: int) -> tuple[float, float]:

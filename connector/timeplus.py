@@ -10,11 +10,17 @@ from __future__ import annotations
 import base64
 import gzip
 import logging
+import os
+import re
+from collections.abc import Callable
 from typing import Any, NamedTuple
 from urllib.parse import quote
 
+import certifi
 import orjson
-import requests
+import requests.utils
+import urllib3
+from urllib3.exceptions import HTTPError, NewConnectionError
 
 from connector.config import BodyFormat, TimeplusConfig
 from connector.errors import FatalError, IngestRejected, RetriableError
@@ -29,15 +35,8 @@ UNKNOWN_COLUMN = 16
 #: The header that makes an ingest request idempotent (Proton also reads x-proton-idempotent-id).
 IDEMPOTENT_ID_HEADER = "x-timeplus-idempotent-id"
 RETRIABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
-#: Raised while a request is built, before anything is sent: retrying cannot help.
-_UNBUILDABLE = (
-    requests.exceptions.InvalidHeader,
-    requests.exceptions.InvalidURL,
-    requests.exceptions.InvalidSchema,
-    requests.exceptions.MissingSchema,
-    requests.exceptions.URLRequired,
-    UnicodeEncodeError,  # http.client encodes header values as Latin-1
-)
+#: A header value HTTP can carry as it is: no leading whitespace, no line break (as requests checks).
+_CLEAN_HEADER_VALUE = re.compile(r"^\S[^\r\n]*$|^$")
 
 # The Content-Type per timeplus.body_format. Proton ignores it and reads compact; the app
 # server reads the body it announces. application/json is compact's first type on the
@@ -55,16 +54,18 @@ class Answer(NamedTuple):
 
 
 class TimeplusClient:
-    """POSTs ingest bodies to one Timeplus endpoint over a keep-alive session."""
+    """POSTs ingest bodies to one Timeplus endpoint over keep-alive connections.
+
+    urllib3 directly, not through requests: the delivery threads share the GIL with the
+    consumer thread, and requests' own layers (preparing, hooks, cookies, the Response)
+    cost the consumer about twice urllib3's time per request (``python -m bench.http_cost``).
+    Proxy and CA-bundle variables are read as requests reads them (HTTPS_PROXY, NO_PROXY,
+    REQUESTS_CA_BUNDLE...), once.
+    """
 
     def __init__(self, config: TimeplusConfig) -> None:
         self._config = config
-        self._session = requests.Session()
-        # One keep-alive connection per delivery thread (requests keeps 10 by default).
-        adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=config.max_in_flight)
-        self._session.mount("http://", adapter)
-        self._session.mount("https://", adapter)
-        self._timeout = (config.connect_timeout_s, config.timeout_s)
+        self._timeout = urllib3.Timeout(connect=config.connect_timeout_s, read=config.timeout_s)
         headers = {"Content-Type": CONTENT_TYPES[config.body_format]}
         if config.gzip:
             headers["Content-Encoding"] = "gzip"
@@ -76,22 +77,38 @@ class TimeplusClient:
             password = config.password.reveal() if config.password else ""
             token = base64.b64encode(f"{config.username}:{password}".encode()).decode()
             headers["Authorization"] = f"Basic {token}"
-        self._session.headers.update(headers)
-        # Read proxy and CA-bundle variables once, not on every request: with trust_env
-        # on, requests also stats ~/.netrc per request, under the GIL the consumer needs.
-        # (Credentials come from the config, so .netrc is deliberately not consulted.)
-        settings = self._session.merge_environment_settings(config.url, {}, None, None, None)
-        self._session.proxies.update(settings["proxies"])
-        self._session.verify = settings["verify"]
-        self._session.trust_env = False
+        self._headers = headers
+        self._admin_headers = {k: v for k, v in headers.items() if k != "Content-Encoding"}
+        #: Why no request can be built, if none can: said without the value, which can be the key.
+        self._unbuildable: str | None = next(
+            (
+                f"the {name} header holds characters HTTP cannot carry (a line break or leading whitespace; "
+                "check timeplus.api_key, username and password)"
+                for name, value in headers.items()
+                if not _CLEAN_HEADER_VALUE.match(value)
+            ),
+            None,
+        )
+        self._manager: urllib3.PoolManager | None = None
+        try:
+            self._manager, self._urlopen, self._prefix = _connections(config.url, config.max_in_flight)
+        except ValueError as exc:  # raised at the first request, as any other unbuildable request
+            self._unbuildable = (
+                f"the URL or the proxy the environment names for it cannot be used ({type(exc).__name__})"
+            )
 
-    def ingest_url(self, stream: str) -> str:
-        """Proton's v1 route, or the app server's route of Enterprise/Cloud when a workspace is set."""
+    def _route(self, stream: str) -> str:
+        """The path of ``stream``'s ingest route below the URL: Proton's v1 route, or the app
+        server's of Enterprise/Cloud when a workspace is set."""
         name = quote(stream, safe="")
         config = self._config
         if config.workspace:
-            return f"{config.url}/{quote(config.workspace, safe='')}/api/{config.api_version}/streams/{name}/ingest"
-        return f"{config.url}/proton/v1/ingest/streams/{name}"
+            return f"/{quote(config.workspace, safe='')}/api/{config.api_version}/streams/{name}/ingest"
+        return f"/proton/v1/ingest/streams/{name}"
+
+    def ingest_url(self, stream: str) -> str:
+        """The URL ``ingest`` posts ``stream``'s rows to."""
+        return self._config.url + self._route(stream)
 
     def ingest(self, stream: str, body: bytes, idempotent_id: str | None = None) -> None:
         """Send one body; return on 2xx, raise a classified ConnectorError otherwise.
@@ -99,55 +116,90 @@ class TimeplusClient:
         ``idempotent_id`` goes in ``x-timeplus-idempotent-id``: Timeplus stores a request
         carrying an id it has seen (among the stream's last ``max_idempotent_ids``) only once.
         """
-        url = self.ingest_url(stream)
         data = gzip.compress(body, compresslevel=1) if self._config.gzip else body
-        headers = {IDEMPOTENT_ID_HEADER: idempotent_id} if idempotent_id is not None else None
-        try:
-            response = self._session.post(url, data=data, headers=headers, timeout=self._timeout)
-        except requests.Timeout as exc:
-            raise RetriableError(
-                f"ingest into {stream}: no answer within the timeout ({type(exc).__name__})",
-                reason="timeout",
-            ) from exc
-        except requests.ConnectionError as exc:
-            raise RetriableError(
-                f"ingest into {stream}: cannot reach {self._config.url}: {_root_cause(exc)}",
-                reason="unreachable",
-            ) from exc
-        except _UNBUILDABLE as exc:
-            # Raised before anything was sent, and the same on every retry. Their text
-            # quotes the header value or URL, which can be the key: name the class only,
-            # and drop the chain so that no traceback prints it either.
-            raise FatalError(
-                f"ingest into {stream}: cannot build the request ({type(exc).__name__}): a header value or the URL "
-                "holds characters HTTP cannot carry (check timeplus.api_key, username and url)"
-            ) from None
-        except requests.RequestException as exc:
-            raise RetriableError(f"ingest into {stream}: {type(exc).__name__}: {exc}") from exc
-        if 200 <= response.status_code < 300:
+        headers = self._headers if idempotent_id is None else {**self._headers, IDEMPOTENT_ID_HEADER: idempotent_id}
+        response = self._send("POST", self._route(stream), data, headers, f"ingest into {stream}")
+        if 200 <= response.status < 300:
             return
-        raise classify(stream, response.status_code, response.content, response.headers)
+        raise classify(stream, response.status, response.data, response.headers)
 
     def close(self) -> None:
         """Close the keep-alive connections."""
-        self._session.close()
+        if self._manager is not None:
+            self._manager.clear()
 
     def request(self, method: str, path: str, body: bytes | None = None) -> Answer:
         """One uncompressed JSON request to ``{url}{path}`` with the client's credentials (admin calls).
 
         Raises RetriableError when Timeplus cannot be reached; any answer is returned.
         """
-        url = f"{self._config.url}{path}"
-        headers = {"Content-Encoding": None}  # admin bodies go uncompressed, whatever gzip says
+        response = self._send(method, path, body, self._admin_headers, f"{method} {path}")
+        status, content = response.status, response.data
+        code, message = _parse_error(content, response.headers) if status >= 300 else (None, "")
+        return Answer(status, content, code, message)
+
+    def _send(
+        self, method: str, path: str, body: bytes | None, headers: dict[str, str], what: str
+    ) -> urllib3.BaseHTTPResponse:
+        """One request to ``path`` below the URL, neither retried (the Sender retries) nor redirected."""
+        if self._unbuildable is not None:
+            raise FatalError(f"timeplus: cannot build a request: {self._unbuildable}")
         try:
-            response = self._session.request(method, url, data=body, headers=headers, timeout=self._timeout)
-        except requests.RequestException as exc:
-            raise RetriableError(f"{method} {path}: cannot reach {self._config.url}: {_root_cause(exc)}") from exc
-        code, message = _parse_error(response.content, response.headers) if response.status_code >= 300 else (None, "")
-        return Answer(response.status_code, response.content, code, message)
+            return self._urlopen(
+                method,
+                self._prefix + path,
+                body=body,
+                headers=headers,
+                timeout=self._timeout,
+                retries=False,
+                redirect=False,
+            )
+        except NewConnectionError as exc:  # before its base class, urllib3's TimeoutError
+            raise RetriableError(
+                f"{what}: cannot reach {self._config.url}: {_root_cause(exc)}", reason="unreachable"
+            ) from exc
+        except urllib3.exceptions.TimeoutError as exc:
+            raise RetriableError(
+                f"{what}: no answer within the timeout ({type(exc).__name__})", reason="timeout"
+            ) from exc
+        except ValueError as exc:
+            # Raised before anything was sent, and the same on every retry: the URL (a port out
+            # of range), a proxy variable's scheme urllib3 cannot speak (socks), a header value
+            # http.client refuses or cannot encode as Latin-1. Their text can quote the URL or the
+            # value, which can be the key: name the class only, and drop the chain so that no
+            # traceback prints it either.
+            raise FatalError(
+                f"{what}: cannot build the request ({type(exc).__name__}): a header value or the URL "
+                "holds characters HTTP cannot carry (check timeplus.api_key, username and url)"
+            ) from None
+        except (HTTPError, OSError) as exc:
+            raise RetriableError(
+                f"{what}: cannot reach {self._config.url}: {_root_cause(exc)}", reason="unreachable"
+            ) from exc
 
     def __repr__(self) -> str:
         return f"TimeplusClient({self._config.url!r}, workspace={self._config.workspace!r})"
+
+
+def _connections(url: str, size: int) -> tuple[urllib3.PoolManager, Callable[..., urllib3.BaseHTTPResponse], str]:
+    """Keep-alive connections to ``url`` (``size`` kept), through the proxy the environment names
+    for it, verified as requests would: the manager, its ``urlopen`` and what precedes a route.
+
+    Without a proxy, requests go straight to the one host's pool (the manager would parse
+    and look up the URL again on each), so a route is preceded by the URL's path only.
+    """
+    proxy = requests.utils.select_proxy(url, requests.utils.get_environ_proxies(url))
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or certifi.where()
+    tls: dict[str, Any] = {"cert_reqs": "CERT_REQUIRED"}
+    tls["ca_cert_dir" if os.path.isdir(bundle) else "ca_certs"] = bundle
+    # block=False: a thread that finds every connection busy opens one more, used once.
+    if proxy is None:
+        manager = urllib3.PoolManager(maxsize=size, block=False, **tls)
+        return manager, manager.connection_from_url(url).urlopen, urllib3.util.parse_url(url).path or ""
+    username, password = requests.utils.get_auth_from_url(proxy)
+    auth = urllib3.make_headers(proxy_basic_auth=f"{username}:{password}") if username else None
+    manager = urllib3.ProxyManager(proxy, maxsize=size, block=False, proxy_headers=auth, **tls)
+    return manager, manager.urlopen, url
 
 
 def classify(stream: str, status: int, body: bytes, headers: Any) -> Exception:
@@ -175,6 +227,10 @@ def classify(stream: str, status: int, body: bytes, headers: Any) -> Exception:
         return RetriableError(f"{detail} (no Timeplus error code: an answer of a proxy or gateway?)")
     if status in RETRIABLE_STATUSES or status >= 500:
         return RetriableError(detail, retry_after=_retry_after(headers), reason=f"http_{status}")
+    if 300 <= status < 400:
+        # Not followed: a 301/302 would turn the POST into a GET, and the rows would be lost to it.
+        location = headers.get("Location") if headers is not None else None
+        return FatalError(f"{detail} (a redirect to {location}: set timeplus.url to the address Timeplus answers on)")
     return FatalError(detail)
 
 

@@ -3,9 +3,8 @@
 import orjson
 import pytest
 
-from connector.config import TimeplusConfig
 from connector.errors import FatalError, IngestRejected, RetriableError
-from connector.timeplus import TimeplusClient, classify
+from connector.timeplus import classify
 
 
 def proton(code: int, message: str = "boom") -> bytes:
@@ -59,13 +58,3 @@ def test_rejection_carries_timeplus_message_and_code() -> None:
     error = classify("s", 400, proton(27, "Cannot parse input: expected '\"' before: 'abc'"), {})
     assert isinstance(error, IngestRejected)
     assert error.code == 27 and error.status == 400 and "Cannot parse input" in str(error)
-
-
-def test_proxy_variables_are_read_once_at_start(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
-    monkeypatch.setenv("NO_PROXY", "timeplus.internal")
-    proxied = TimeplusClient(TimeplusConfig(url="https://timeplus.example"))
-    direct = TimeplusClient(TimeplusConfig(url="https://timeplus.internal"))
-    assert proxied._session.proxies["https"] == "http://proxy.internal:3128"
-    assert "https" not in direct._session.proxies
-    assert not proxied._session.trust_env  # so requests does not read them again per request

@@ -1,13 +1,13 @@
-"""timeplus.url: what is accepted is usable by requests, and no problem quotes the URL."""
+"""timeplus.url: what is accepted is usable by the client, and no problem quotes the URL."""
 
 from __future__ import annotations
 
 import pytest
-import requests
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from connector.config.url import check_url
+from connector.timeplus import _connections
 
 
 @pytest.mark.parametrize(
@@ -50,7 +50,7 @@ def test_refused_with_a_reason(url: str, problem: str) -> None:
 
 
 def _prepare(url: str) -> None:
-    requests.Request("POST", f"{url}/proton/v1/ingest/streams/s", data=b"{}").prepare()
+    _connections(url, 1)  # the client's own connections: raises if urllib3 cannot address the URL
 
 
 url_text = st.text(alphabet="htps:/HTPS@[]?#.0123456789abc-_ %\n", max_size=30)
@@ -58,13 +58,13 @@ url_text = st.text(alphabet="htps:/HTPS@[]?#.0123456789abc-_ %\n", max_size=30)
 
 @settings(max_examples=1000, deadline=None)
 @given(url=st.one_of(url_text, st.builds(lambda s, rest: s + rest, st.sampled_from(["http://", "HTTPS://"]), url_text)))
-def test_whatever_is_accepted_is_a_url_requests_can_use(url: str) -> None:
+def test_whatever_is_accepted_is_a_url_the_client_can_use(url: str) -> None:
     normalised, problem = check_url(url)
     if normalised is None:
         assert problem is not None
         return
     assert problem is None and normalised.split("://", 1)[0] in ("http", "https")
-    _prepare(normalised)  # raises if requests could not build the request
+    _prepare(normalised)
 
 
 @settings(max_examples=500, deadline=None)

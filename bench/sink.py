@@ -162,11 +162,11 @@ class Handler(BaseHTTPRequestHandler):
             self._answer(404, b'{"error_msg":"not found"}')
 
     def _answer(self, status: int, body: bytes) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        # Status line, headers and body in one write, so the client reads the answer in one
+        # receive (send_response + end_headers + write sent the body in a second packet).
+        reason = self.responses[status][0].encode()
+        head = b"HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+        self.wfile.write(head % (status, reason, len(body)) + body)
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # one log line per request would cost more than the request

@@ -57,6 +57,10 @@ class CatchUp:
         #: Whether, at the last ``reached``, this member had read its whole backlog and was
         #: awaiting Timeplus's answers for it: the loop then waits for answers, not messages.
         self.awaiting_delivery = False
+        #: Messages of this member's backlog still to be read, by offsets, at the last
+        #: ``reached`` (None: none): the loop asks for no more, so the backlog's last poll
+        #: returns once they came instead of waiting out its timeout for a full batch.
+        self.unread_messages: int | None = None
         assignment.listen(self)
 
     def assigned(self, partitions: list[TP]) -> None:
@@ -81,7 +85,7 @@ class CatchUp:
         Raises RetriableError when Kafka cannot answer; the next call tries again.
         """
         assignment = self._assignment
-        self.awaiting_delivery = False
+        self.awaiting_delivery, self.unread_messages = False, None
         if not assignment.ever_assigned:
             return False
         if self._group_targets is None:
@@ -97,15 +101,17 @@ class CatchUp:
             self._report_progress()
         if waiting:
             positions = self._source.positions(waiting)
-            unread = undelivered = False
+            unread, undelivered = 0, False
             for tp in waiting:
-                if positions.get(tp, -1) < self._targets_end[tp]:
-                    unread = True
+                position, end = positions.get(tp, -1), self._targets_end[tp]
+                if position < end:
+                    unread += end - position if position >= 0 else end  # no position yet: at most end
                 elif not assignment.is_idle(tp):
                     undelivered = True
                 else:
                     self._targets_end.pop(tp)
             if unread:
+                self.unread_messages = unread
                 return False
             if undelivered:
                 self._flush()

@@ -281,7 +281,10 @@ class Pipeline:
         if self._state.fatal is not None:
             raise self._state.fatal
         self._backpressure.apply()
-        messages = self._source.consume(self.tuning.poll_messages, timeout)
+        wanted = self.tuning.poll_messages
+        if self._catch_up is not None and self._catch_up.unread_messages is not None:
+            wanted = min(wanted, self._catch_up.unread_messages)
+        messages = self._source.consume(wanted, timeout)
         now = self._clock()
         if messages:
             try:

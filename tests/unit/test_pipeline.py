@@ -274,6 +274,23 @@ def test_until_caught_up_waits_for_answers_not_for_messages_once_the_backlog_is_
     assert timeouts_after_read and set(timeouts_after_read) == {0.0}
 
 
+def test_until_caught_up_asks_the_last_poll_of_the_backlog_for_what_is_left() -> None:
+    # librdkafka's consume waits out its timeout for a full batch: asked for 7 when 6 are left,
+    # the backlog's last poll would wait for one that never comes.
+    source = FakeSource(orders(13, partitions=1))
+    asked: list[int] = []
+    consume = source.consume
+
+    def consume_noting_asks(max_messages: int, timeout: float) -> list[MessageLike]:
+        asked.append(max_messages)
+        return consume(max_messages, timeout)
+
+    source.consume = consume_noting_asks  # type: ignore[method-assign]
+    build_pipeline(config(max_rows=10), source, FakeSink(), until_caught_up=True, tuning=FAST).run()
+    assert asked[:2] == [7, 6]  # the first poll comes before the backlog is known
+    assert source.broker_committed == {("orders", 0): 13}
+
+
 def test_max_in_flight_requests_are_sent_at_once_and_no_more() -> None:
     cfg = config()
     cfg = replace(cfg, timeplus=replace(cfg.timeplus, max_in_flight=3))

@@ -11,14 +11,12 @@ import base64
 import gzip
 import logging
 import os
-import re
 from collections.abc import Callable
 from typing import Any, NamedTuple
 from urllib.parse import quote
 
-import certifi
 import orjson
-import requests.utils
+import requests
 import urllib3
 from urllib3.exceptions import HTTPError, NewConnectionError
 
@@ -35,9 +33,6 @@ UNKNOWN_COLUMN = 16
 #: The header that makes an ingest request idempotent (Proton also reads x-proton-idempotent-id).
 IDEMPOTENT_ID_HEADER = "x-timeplus-idempotent-id"
 RETRIABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
-#: A header value HTTP can carry as it is: no leading whitespace, no line break (as requests checks).
-_CLEAN_HEADER_VALUE = re.compile(r"^\S[^\r\n]*$|^$")
-
 # The Content-Type per timeplus.body_format. Proton ignores it and reads compact; the app
 # server reads the body it announces. application/json is compact's first type on the
 # ingest page and what Timeplus's SDK sends; application/x-ndjson needs no ?format=.
@@ -81,15 +76,7 @@ class TimeplusClient:
         self._headers = headers
         self._admin_headers = {k: v for k, v in headers.items() if k != "Content-Encoding"}
         #: Why no request can be built, if none can: said without the value, which can be the key.
-        self._unbuildable: str | None = next(
-            (
-                f"the {name} header holds characters HTTP cannot carry (a line break or leading whitespace; "
-                "check timeplus.api_key, username and password)"
-                for name, value in headers.items()
-                if not _CLEAN_HEADER_VALUE.match(value)
-            ),
-            None,
-        )
+        self._unbuildable = _unbuildable_header(headers)
         self._manager: urllib3.PoolManager | None = None
         try:
             self._manager, self._urlopen, self._prefix = _connections(config.url, config.max_in_flight)
@@ -182,6 +169,19 @@ class TimeplusClient:
         return f"TimeplusClient({self._config.url!r}, workspace={self._config.workspace!r})"
 
 
+def _unbuildable_header(headers: dict[str, str]) -> str | None:
+    """What is wrong with the first header whose value HTTP cannot carry (requests' own check)."""
+    for name, value in headers.items():
+        try:
+            requests.utils.check_header_validity((name, value))
+        except requests.exceptions.InvalidHeader:
+            return (
+                f"the {name} header holds characters HTTP cannot carry (a line break or leading whitespace; "
+                "check timeplus.api_key, username and password)"
+            )
+    return None
+
+
 def _connections(url: str, size: int) -> tuple[urllib3.PoolManager, Callable[..., urllib3.BaseHTTPResponse], str]:
     """Keep-alive connections to ``url`` (``size`` kept), through the proxy the environment names
     for it, verified as requests would: the manager, its ``urlopen`` and what precedes a route.
@@ -189,8 +189,10 @@ def _connections(url: str, size: int) -> tuple[urllib3.PoolManager, Callable[...
     Without a proxy, requests go straight to the one host's pool (the manager would parse
     and look up the URL again on each), so a route is preceded by the URL's path only.
     """
-    proxy = requests.utils.select_proxy(url, requests.utils.get_environ_proxies(url))
-    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or certifi.where()
+    # requests' reading of HTTP(S)_PROXY, NO_PROXY, REQUESTS_CA_BUNDLE and CURL_CA_BUNDLE.
+    settings = requests.Session().merge_environment_settings(url, {}, None, None, None)
+    proxy = requests.utils.select_proxy(url, settings["proxies"])
+    bundle = settings["verify"] if isinstance(settings["verify"], str) else requests.utils.DEFAULT_CA_BUNDLE_PATH
     tls: dict[str, Any] = {"cert_reqs": "CERT_REQUIRED"}
     tls["ca_cert_dir" if os.path.isdir(bundle) else "ca_certs"] = bundle
     # block=False: a thread that finds every connection busy opens one more, used once.
